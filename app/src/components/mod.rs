@@ -1,0 +1,4 @@
+//! Pieces the pages share.
+
+pub mod errors;
+pub mod shell;

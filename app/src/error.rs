@@ -1,0 +1,48 @@
+//! The error a page can receive from a server function: a sentence a person
+//! can act on, never a stack of causes (those go to the server log).
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, as the page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The thing asked for does not exist.
+    #[error("Not found: {0}.")]
+    NotFound(String),
+    /// The request was refused; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// A part behind the server (the database, say) is unavailable.
+    #[error("The server could not answer: {0}. Try again in a moment.")]
+    Unavailable(String),
+    /// The request never reached the server function or its answer was garbled.
+    #[error("The request failed: {0}.")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<services::Error> for AppError {
+    fn from(err: services::Error) -> Self {
+        use services::Error as E;
+        match &err {
+            E::NotFound(what) => Self::NotFound(what.clone()),
+            E::Invalid(why) => Self::Invalid(why.clone()),
+            E::Database(_) | E::Migrate(_) => {
+                tracing::error!(error = ?err, "service failure");
+                Self::Unavailable(err.to_string())
+            }
+        }
+    }
+}

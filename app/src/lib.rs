@@ -1,0 +1,93 @@
+//! Switchboard's user interface: the app shell, its pages and the server
+//! functions they call. Built twice: with `ssr` into the server, with `hydrate`
+//! into the WebAssembly bundle.
+
+#![recursion_limit = "256"]
+
+pub mod components;
+pub mod error;
+pub mod pages;
+pub mod serverfns;
+
+#[cfg(feature = "hydrate")]
+mod map;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::{
+    components::shell::{AppHeader, HydrationMarker},
+    pages::{
+        checklist::ChecklistPage, firewall::FirewallPage, health::HealthPage, home::HomePage,
+        map::MapPage, not_found::NotFound,
+    },
+};
+
+/// The name the build gives the JS, wasm and CSS bundles under `/pkg`.
+pub const OUTPUT_NAME: &str = "switchboard";
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en-GB">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <link rel="stylesheet" href="/leaflet/leaflet.css" />
+                <script defer src="/leaflet/leaflet.js"></script>
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: shell, header and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="switchboard" href=format!("/pkg/{OUTPUT_NAME}.css") />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Switchboard".to_owned() } else { format!("{page} · Switchboard") }
+        } />
+        <Meta
+            name="description"
+            content="Switchboard: reach maps, infrastructure health, firewall sync and migration checklists."
+        />
+        <Link rel="preload" href="/leaflet/leaflet.js" as_="script" />
+        <HydrationMarker />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <AppHeader />
+            <main id="main" tabindex="-1">
+                <ErrorBoundary fallback=components::errors::error_list>
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage />
+                        <Route path=path!("/map") view=MapPage />
+                        <Route path=path!("/health") view=HealthPage />
+                        <Route path=path!("/firewall") view=FirewallPage />
+                        <Route path=path!("/checklist") view=ChecklistPage ssr=SsrMode::Async />
+                    </Routes>
+                </ErrorBoundary>
+            </main>
+            <footer class="app-footer">
+                <p>
+                    "Switchboard · map data: Natural Earth (public domain) · "
+                    <a href="/healthz">"status"</a>
+                </p>
+            </footer>
+        </Router>
+    }
+}

@@ -1,0 +1,169 @@
+//! One typed configuration: command-line flags, each with an environment
+//! override, and defaults that run with no configuration at all.
+
+use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+
+/// Serve Switchboard: reach maps, infrastructure health, firewall sync and
+/// migration checklists.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "switchboard", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+
+    /// Folder for the app's own files (the SQLite database, caches).
+    /// Default: $XDG_DATA_HOME/switchboard, else ~/.local/share/switchboard.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database URL. Default: sqlite://<data-dir>/switchboard.db (created on first run).
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// The built site: pkg/ (wasm, js, css), leaflet/ and the favicon.
+    #[arg(long, env = "SWITCHBOARD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Log filter, e.g. `info` or `server=debug,tower_http=debug`.
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// Why the command line did not give a usable configuration.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `--help` or `--version` was printed: exit with this code.
+    Exit(ExitCode),
+    /// Refused, with a one-line reason.
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses and checks the command line (and environment).
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] with a one-line message for anything unusable.
+    pub fn from_args<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let config = match Self::try_parse_from(args) {
+            Ok(c) => c,
+            Err(e) if !e.use_stderr() => {
+                let _ = e.print();
+                return Err(ConfigError::Exit(ExitCode::SUCCESS));
+            }
+            Err(e) => {
+                let rendered = e.render().to_string();
+                let line = rendered
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                return Err(ConfigError::Invalid(line));
+            }
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| {
+            ConfigError::Invalid(format!("invalid --log filter {:?}: {e}", self.log))
+        })?;
+        let url = self.database_url();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "invalid --database-url {url:?}: expected sqlite://PATH"
+            )));
+        }
+        if self.data_dir.is_none() && default_data_dir().is_none() {
+            return Err(ConfigError::Invalid(
+                "no --data-dir given and neither XDG_DATA_HOME nor HOME is set".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The folder for the app's files.
+    ///
+    /// # Panics
+    /// Never after [`Config::from_args`], which checks that one is known.
+    #[must_use]
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .or_else(default_data_dir)
+            .expect("checked in Config::check")
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data folder.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.data_dir().join("switchboard.db").display()
+            )
+        })
+    }
+
+    /// Sends `tracing` output to stderr with the configured filter.
+    pub fn init_tracing(&self) {
+        let filter = tracing_subscriber::EnvFilter::try_new(&self.log)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .try_init();
+    }
+}
+
+fn default_data_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty());
+    xdg.map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .map(|base| base.join("switchboard"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        Config::from_args(std::iter::once("switchboard").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_run_without_any_configuration() {
+        let c = parse(&["--data-dir", "/tmp/sb"]).expect("defaults");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url(), "sqlite:///tmp/sb/switchboard.db");
+    }
+
+    #[test]
+    fn bad_values_give_one_line() {
+        for args in [
+            &["--bind", "not-an-address"][..],
+            &["--database-url", "mysql://x"],
+            &["--log", "=[=="],
+            &["--no-such-flag"],
+        ] {
+            match parse(args) {
+                Err(ConfigError::Invalid(line)) => {
+                    assert!(!line.contains('\n'), "{line}");
+                    assert!(!line.is_empty());
+                }
+                other => panic!("{args:?} gave {other:?}"),
+            }
+        }
+    }
+}

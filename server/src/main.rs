@@ -1,0 +1,30 @@
+//! `switchboard`: serve the app. See `switchboard --help`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = match server::Config::from_args(std::env::args_os()) {
+        Ok(config) => config,
+        Err(server::config::ConfigError::Exit(code)) => return code,
+        Err(server::config::ConfigError::Invalid(message)) => {
+            eprintln!("switchboard: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    config.init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("switchboard: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("switchboard: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

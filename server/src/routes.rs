@@ -1,0 +1,117 @@
+//! The router: Leptos pages and server functions, static assets, the small
+//! JSON/SVG API and `/healthz`.
+
+use std::{path::Path, time::Duration};
+
+use app::{shell, App};
+use axum::{
+    extract::State,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::{
+    compression::CompressionLayer, services::ServeDir, set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+
+use crate::AppState;
+
+/// The whole app as one router, ready to serve or to test with `oneshot`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let services = state.services.clone();
+    let leptos_options = state.leptos_options.clone();
+    let site_root = Path::new(leptos_options.site_root.as_ref()).to_path_buf();
+
+    // Built assets: precompressed by `cargo xtask build` (.br/.gz beside each file).
+    // Their names are stable, so browsers revalidate (cheap 304s) rather than cache blindly.
+    let assets = |dir: &str| {
+        ServeDir::new(site_root.join(dir))
+            .precompressed_br()
+            .precompressed_gzip()
+    };
+    let revalidate = SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/geo/land.geojson", get(land_geojson))
+        .route("/api/geo/land.svg", get(land_svg))
+        .nest_service("/pkg", assets("pkg"))
+        .nest_service("/leaflet", assets("leaflet"))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let services = services.clone();
+                move || provide_context(services.clone())
+            },
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(move || provide_context(services.clone()), shell))
+        .layer(revalidate)
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Liveness and readiness: 200 when the database answers, 503 when it does not.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let db = tokio::time::timeout(Duration::from_secs(2), state.services.db.ping()).await;
+    match db {
+        Ok(Ok(())) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database failed");
+            unavailable("database unavailable")
+        }
+        Err(_) => unavailable("database timed out"),
+    }
+}
+
+fn unavailable(why: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({ "status": "unavailable", "database": why })),
+    )
+        .into_response()
+}
+
+/// The land polygons for the map's offline basemap.
+async fn land_geojson(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/geo+json"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        state.services.geo.land_geojson(),
+    )
+        .into_response()
+}
+
+/// A drawing of the land for pages read without JavaScript.
+async fn land_svg(State(state): State<AppState>) -> Response {
+    let (path, height) = state.services.geo.land_svg_path(400.0, 1.5);
+    let svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 {height:.0}" width="400" height="{height:.0}" role="img"><title>United Kingdom and Ireland</title><rect width="100%" height="100%" fill="#cfe0ec"/><path d="{path}" fill="#e8eee4" stroke="#5b7083" stroke-width="0.6" fill-rule="evenodd"/></svg>"##
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        svg,
+    )
+        .into_response()
+}

@@ -1,0 +1,166 @@
+//! `cargo xtask`: the project's chores in Rust, so a fresh machine needs only
+//! cargo to run the app and its tests.
+//!
+//! - `cargo xtask run`   install what is missing, build in release mode, serve on 127.0.0.1:3000
+//! - `cargo xtask test`  fmt, clippy (ssr and hydrate), Rust tests, then Playwright against a real server
+//! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
+
+mod build;
+mod serve;
+mod tools;
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
+
+use anyhow::{bail, Context as _, Result};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ws = Workspace::locate()?;
+    match args.first().map(String::as_str) {
+        Some("run") => serve::run(&ws, &args[1..]),
+        Some("test") => test(&ws),
+        Some("build") => {
+            let profile = if args.iter().any(|a| a == "--release") {
+                build::Profile::Release
+            } else {
+                build::Profile::Dev
+            };
+            tools::ensure_build_tools(&ws)?;
+            build::site(&ws)?;
+            build::server(&ws, profile)?;
+            Ok(())
+        }
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Where things are.
+pub(crate) struct Workspace {
+    pub(crate) root: PathBuf,
+    pub(crate) target: PathBuf,
+}
+
+impl Workspace {
+    fn locate() -> Result<Self> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .context("xtask lives in the workspace")?
+            .to_path_buf();
+        let out = Command::new(cargo())
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .current_dir(&root)
+            .output()
+            .context("cargo metadata")?;
+        if !out.status.success() {
+            bail!(
+                "cargo metadata failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let target = PathBuf::from(
+            meta["target_directory"]
+                .as_str()
+                .context("cargo metadata has no target_directory")?,
+        );
+        Ok(Self { root, target })
+    }
+
+    /// The built site the server serves: pkg/, leaflet/, favicon.
+    pub(crate) fn site(&self) -> PathBuf {
+        self.target.join("site")
+    }
+}
+
+pub(crate) fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// Runs a command in the workspace, echoing it, failing on a non-zero exit.
+pub(crate) fn sh(ws: &Workspace, cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    eprintln!("$ {shown}");
+    let status = cmd
+        .current_dir(
+            cmd.get_current_dir()
+                .map_or(ws.root.clone(), Path::to_path_buf),
+        )
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+/// Prints how long a step took.
+pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let start = Instant::now();
+    let out = f();
+    eprintln!("xtask: {what}: {:.1} s", start.elapsed().as_secs_f64());
+    out
+}
+
+fn test(ws: &Workspace) -> Result<()> {
+    let total = Instant::now();
+    tools::ensure_build_tools(ws)?;
+    timed("cargo fmt --check", || {
+        sh(ws, Command::new(cargo()).args(["fmt", "--all", "--check"]))
+    })?;
+    timed("clippy (ssr: server, services, app)", || {
+        sh(
+            ws,
+            Command::new(cargo()).args(["clippy", "--all-targets", "--", "-D", "warnings"]),
+        )
+    })?;
+    timed("clippy (hydrate: frontend for wasm32)", || {
+        sh(
+            ws,
+            Command::new(cargo()).args([
+                "clippy",
+                "-p",
+                "frontend",
+                "-p",
+                "app",
+                "--features",
+                "app/hydrate",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )
+    })?;
+    timed("cargo test", || {
+        sh(
+            ws,
+            Command::new(cargo()).args(["test", "--workspace", "--exclude", "frontend"]),
+        )
+    })?;
+    build::site(ws)?;
+    build::server(ws, build::Profile::Dev)?;
+    tools::ensure_browser_tools(ws)?;
+    serve::browser_tests(ws)?;
+    eprintln!(
+        "xtask: every check passed in {:.0} s",
+        total.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Installs what the build and the tests need when it is missing: the wasm32
+//! target, wasm-bindgen's CLI at the version in Cargo.lock, npm packages from
+//! their lockfiles, and Debian's Chromium.
+
+use std::{path::Path, process::Command};
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::{sh, Workspace};
+
+/// The wasm target, the wasm-bindgen CLI and the npm packages of the build.
+pub(crate) fn ensure_build_tools(ws: &Workspace) -> Result<()> {
+    ensure_wasm_target(ws)?;
+    ensure_wasm_bindgen(ws)?;
+    ensure_npm()?;
+    npm_ci(ws, &ws.root)
+}
+
+/// Chromium and Playwright for the browser tests.
+pub(crate) fn ensure_browser_tools(ws: &Workspace) -> Result<()> {
+    if !Path::new("/usr/bin/chromium").exists() {
+        apt_install(ws, &["chromium"])?;
+    }
+    npm_ci(ws, &ws.root.join("end2end"))
+}
+
+fn ensure_wasm_target(ws: &Workspace) -> Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown") => Ok(()),
+        Ok(_) => sh(
+            ws,
+            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        ),
+        Err(_) => {
+            // No rustup: trust that the toolchain has the target (the build says if not).
+            eprintln!("xtask: rustup not found; assuming wasm32-unknown-unknown is installed");
+            Ok(())
+        }
+    }
+}
+
+/// The version of a package in Cargo.lock.
+fn locked_version(ws: &Workspace, package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(ws.root.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&needle)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = lock[start..].find('"').context("malformed Cargo.lock")? + start;
+    Ok(lock[start..end].to_owned())
+}
+
+fn ensure_wasm_bindgen(ws: &Workspace) -> Result<()> {
+    let want = locked_version(ws, "wasm-bindgen")?;
+    let have = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    if have == format!("wasm-bindgen {want}") {
+        return Ok(());
+    }
+    eprintln!("xtask: installing wasm-bindgen-cli {want} (found {have:?})");
+    // Not --locked: its lockfile pins a crate version the registry no longer serves.
+    sh(
+        ws,
+        Command::new(crate::cargo()).args(["install", "wasm-bindgen-cli", "--version", &want]),
+    )
+}
+
+fn ensure_npm() -> Result<()> {
+    if Command::new("npm").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    bail!("npm is missing: install Node.js 20 or newer (Debian: apt-get install nodejs npm)")
+}
+
+/// `npm ci` in `dir` unless node_modules already matches the lockfile.
+fn npm_ci(ws: &Workspace, dir: &Path) -> Result<()> {
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let fresh = match (std::fs::read(&lock), std::fs::read(&stamp)) {
+        (Ok(a), Ok(b)) => packages_match(&a, &b),
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    sh(
+        ws,
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .current_dir(dir),
+    )
+}
+
+/// Whether node_modules' record lists the same packages at the same versions
+/// as the lockfile.
+fn packages_match(lock: &[u8], installed: &[u8]) -> bool {
+    let parse = |b: &[u8]| -> Option<Vec<(String, String)>> {
+        let v: serde_json::Value = serde_json::from_slice(b).ok()?;
+        let mut out: Vec<(String, String)> = v["packages"]
+            .as_object()?
+            .iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, p)| {
+                (
+                    k.clone(),
+                    p["version"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        Some(out)
+    };
+    matches!((parse(lock), parse(installed)), (Some(a), Some(b)) if a == b)
+}
+
+fn apt_install(ws: &Workspace, packages: &[&str]) -> Result<()> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !root {
+        bail!(
+            "{} missing: install it (Debian: sudo apt-get install {})",
+            packages.join(", "),
+            packages.join(" ")
+        );
+    }
+    sh(ws, Command::new("apt-get").args(["update", "-qq"]))?;
+    sh(
+        ws,
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
