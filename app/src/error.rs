@@ -32,17 +32,38 @@ impl FromServerFnError for AppError {
     }
 }
 
+impl AppError {
+    /// The HTTP status that fits.
+    #[cfg(feature = "ssr")]
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        match self {
+            Self::NotFound(_) => http::StatusCode::NOT_FOUND,
+            Self::Invalid(_) => http::StatusCode::BAD_REQUEST,
+            Self::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
+            Self::Transport(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Service errors become sentences; the cause goes to the log, and the
+/// response (a server function call, or the page rendering it) gets the
+/// fitting status.
 #[cfg(feature = "ssr")]
 impl From<services::Error> for AppError {
     fn from(err: services::Error) -> Self {
         use services::Error as E;
-        match &err {
+        let app = match &err {
             E::NotFound(what) => Self::NotFound(what.clone()),
             E::Invalid(why) => Self::Invalid(why.clone()),
             E::Database(_) | E::Migrate(_) => {
                 tracing::error!(error = ?err, "service failure");
                 Self::Unavailable(err.to_string())
             }
+        };
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(app.status());
         }
+        app
     }
 }

@@ -4,7 +4,9 @@
 //! - `cargo xtask run`   install what is missing, build in release mode, serve on 127.0.0.1:3000
 //! - `cargo xtask test`  fmt, clippy (ssr and hydrate), Rust tests, then Playwright against a real server
 //! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
+//! - `cargo xtask bench` load the release server with `wrk` and report latency and throughput
 
+mod bench;
 mod build;
 mod serve;
 mod tools;
@@ -30,6 +32,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => serve::run(&ws, &args[1..]),
         Some("test") => test(&ws),
+        Some("bench") => bench::run(&ws),
         Some("build") => {
             let profile = if args.iter().any(|a| a == "--release") {
                 build::Profile::Release
@@ -43,7 +46,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server"
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency"
             );
             std::process::exit(2);
         }

@@ -30,13 +30,13 @@ pub(crate) fn run(ws: &Workspace, extra: &[String]) -> Result<()> {
 }
 
 /// A server child process, stopped (SIGTERM, then SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
-    fn start(bin: &Path, site: &Path, data_dir: &Path, log: &Path) -> Result<Self> {
+    pub(crate) fn start(bin: &Path, site: &Path, data_dir: &Path, log: &Path) -> Result<Self> {
         let addr = free_port()?;
         let log = std::fs::File::create(log)?;
         let child = Command::new(bin)
@@ -71,7 +71,7 @@ impl Server {
     }
 
     /// SIGTERM and wait for a graceful exit; true when it exited cleanly in time.
-    fn stop(&mut self) -> bool {
+    pub(crate) fn stop(&mut self) -> bool {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return false;
         }

@@ -122,7 +122,7 @@ fn packages_match(lock: &[u8], installed: &[u8]) -> bool {
     matches!((parse(lock), parse(installed)), (Some(a), Some(b)) if a == b)
 }
 
-fn apt_install(ws: &Workspace, packages: &[&str]) -> Result<()> {
+pub(crate) fn apt_install(ws: &Workspace, packages: &[&str]) -> Result<()> {
     let root = Command::new("id")
         .arg("-u")
         .output()
