@@ -1,12 +1,13 @@
 //! The router: Leptos pages and server functions, static assets, the small
 //! JSON/SVG API and `/healthz`.
 
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::OnceLock, time::Duration};
 
 use app::{shell, App};
 use axum::{
+    body::Bytes,
     extract::State,
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
@@ -88,16 +89,42 @@ fn unavailable(why: &str) -> Response {
         .into_response()
 }
 
-/// The land polygons for the map's offline basemap.
-async fn land_geojson(State(state): State<AppState>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/geo+json"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        state.services.geo.land_geojson(),
-    )
-        .into_response()
+/// The land polygons for the map's offline basemap. The document never changes
+/// while the server runs, so it is gzipped once, not per request.
+async fn land_geojson(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    static GZIPPED: OnceLock<Bytes> = OnceLock::new();
+    let plain = state.services.geo.land_geojson();
+    let base = [
+        (header::CONTENT_TYPE, "application/geo+json"),
+        (header::CACHE_CONTROL, "public, max-age=3600"),
+        (header::VARY, "accept-encoding"),
+    ];
+    if accepts_gzip(&headers) {
+        let body = GZIPPED.get_or_init(|| gzip(plain.as_bytes())).clone();
+        return (base, [(header::CONTENT_ENCODING, "gzip")], body).into_response();
+    }
+    (base, plain).into_response()
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|enc| {
+            let mut parts = enc.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name == "gzip" || name == "*") && !refused
+        })
+}
+
+fn gzip(data: &[u8]) -> Bytes {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).expect("writing to memory");
+    Bytes::from(enc.finish().expect("writing to memory"))
 }
 
 /// A drawing of the land for pages read without JavaScript.

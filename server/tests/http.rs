@@ -140,9 +140,25 @@ async fn assets_are_served_compressed() {
     let (_, headers, body) = get(&app, "/pkg/switchboard.js", &[]).await;
     assert!(headers.get(header::CONTENT_ENCODING).is_none());
     assert!(body.starts_with("console.log"));
-    // Dynamic responses are compressed on the fly.
-    let (_, headers, _) = get(&app, "/api/geo/land.geojson", &[("accept-encoding", "br")]).await;
+    // Pages are compressed on the fly.
+    let (_, headers, _) = get(&app, "/health", &[("accept-encoding", "br")]).await;
     assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    // The land outline is gzipped once and served as such.
+    let (_, headers, body) = get(
+        &app,
+        "/api/geo/land.geojson",
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert!(body.len() < 120_000, "{} bytes", body.len());
+    let (_, headers, _) = get(
+        &app,
+        "/api/geo/land.geojson",
+        &[("accept-encoding", "gzip;q=0")],
+    )
+    .await;
+    assert!(headers.get(header::CONTENT_ENCODING).is_none());
 }
 
 #[tokio::test]
