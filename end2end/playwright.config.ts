@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
 // Debian's Chromium: test tools cannot download browsers on these machines.
-// `cargo xtask test` starts the server and passes its address in BASE_URL.
+// `cargo xtask test` starts the server, creates one user per role and passes
+// the address and the credentials in the environment.
 const chromium = {
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: [
@@ -10,6 +11,8 @@ const chromium = {
     '--disable-component-update', '--disable-sync',
   ],
 };
+
+export const STAFF_STATE = '.auth/staff.json';
 
 export default defineConfig({
   testDir: './tests',
@@ -23,7 +26,16 @@ export default defineConfig({
     launchOptions: chromium,
   },
   projects: [
-    { name: 'hydrated', use: { javaScriptEnabled: true } },
-    { name: 'no-js', use: { javaScriptEnabled: false } },
+    { name: 'setup', testMatch: /auth\.setup\.ts/ },
+    {
+      name: 'hydrated',
+      dependencies: ['setup'],
+      use: { javaScriptEnabled: true, storageState: STAFF_STATE },
+    },
+    {
+      name: 'no-js',
+      dependencies: ['setup'],
+      use: { javaScriptEnabled: false, storageState: STAFF_STATE },
+    },
   ],
 });

@@ -16,6 +16,15 @@ pub enum AppError {
     /// The request was refused; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// Nobody is signed in.
+    #[error("Sign in to see this.")]
+    Unauthenticated,
+    /// The signed-in user's role is not enough.
+    #[error("You do not have permission to do this: {0}.")]
+    Forbidden(String),
+    /// The thing is gone for good (a revoked or expired link).
+    #[error("{0}.")]
+    Gone(String),
     /// A part behind the server (the database, say) is unavailable.
     #[error("The server could not answer: {0}. Try again in a moment.")]
     Unavailable(String),
@@ -40,6 +49,9 @@ impl AppError {
         match self {
             Self::NotFound(_) => http::StatusCode::NOT_FOUND,
             Self::Invalid(_) => http::StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => http::StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
+            Self::Gone(_) => http::StatusCode::GONE,
             Self::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
             Self::Transport(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -55,8 +67,12 @@ impl From<services::Error> for AppError {
         use services::Error as E;
         let app = match &err {
             E::NotFound(what) => Self::NotFound(what.clone()),
-            E::Invalid(why) => Self::Invalid(why.clone()),
-            E::Database(_) | E::Migrate(_) => {
+            E::Invalid(why) => Self::Invalid(capitalise(why)),
+            E::Unauthenticated => Self::Unauthenticated,
+            E::Forbidden { .. } => Self::Forbidden(err.to_string()),
+            E::Gone(why) => Self::Gone(capitalise(why)),
+            E::LoginFailed | E::Throttled { .. } => Self::Invalid(capitalise(&err.to_string())),
+            E::Database(_) | E::Migrate(_) | E::Internal(_) => {
                 tracing::error!(error = ?err, "service failure");
                 Self::Unavailable(err.to_string())
             }
@@ -66,4 +82,13 @@ impl From<services::Error> for AppError {
         }
         app
     }
+}
+
+#[cfg(feature = "ssr")]
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -20,10 +20,17 @@ use leptos_router::{
 };
 
 use crate::{
-    components::shell::{AppHeader, HydrationMarker},
+    components::shell::{provide_current_user, AppHeader, HydrationMarker},
     pages::{
-        checklist::ChecklistPage, firewall::FirewallPage, health::HealthPage, home::HomePage,
-        map::MapPage, not_found::NotFound,
+        admin::AdminPage,
+        checklist::ChecklistPage,
+        firewall::FirewallPage,
+        health::HealthPage,
+        home::HomePage,
+        login::LoginPage,
+        map::MapPage,
+        not_found::NotFound,
+        share::{ShareLinksPage, SharedMapPage},
     },
 };
 
@@ -56,6 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_current_user();
 
     view! {
         <Stylesheet id="switchboard" href=format!("/pkg/{OUTPUT_NAME}.css") />
@@ -73,12 +81,18 @@ pub fn App() -> impl IntoView {
             <AppHeader />
             <main id="main" tabindex="-1">
                 <ErrorBoundary fallback=components::errors::error_list>
+                    // Async SSR everywhere: the first response is the whole page, so every
+                    // page reads with JavaScript off (the header needs the user, too).
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomePage />
-                        <Route path=path!("/map") view=MapPage />
-                        <Route path=path!("/health") view=HealthPage />
-                        <Route path=path!("/firewall") view=FirewallPage />
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                        <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                        <Route path=path!("/map") view=MapPage ssr=SsrMode::Async />
+                        <Route path=path!("/health") view=HealthPage ssr=SsrMode::Async />
+                        <Route path=path!("/firewall") view=FirewallPage ssr=SsrMode::Async />
                         <Route path=path!("/checklist") view=ChecklistPage ssr=SsrMode::Async />
+                        <Route path=path!("/shares") view=ShareLinksPage ssr=SsrMode::Async />
+                        <Route path=path!("/share/:token") view=SharedMapPage ssr=SsrMode::Async />
+                        <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     </Routes>
                 </ErrorBoundary>
             </main>

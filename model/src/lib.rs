@@ -1,4 +1,5 @@
 //! Plain data that both sides speak: the services return it, the server
 //! functions send it, the browser renders it. Serde only; it compiles to wasm32.
 
+pub mod auth;
 pub mod checklist;

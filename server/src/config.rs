@@ -3,7 +3,8 @@
 
 use std::{ffi::OsString, net::SocketAddr, path::PathBuf, process::ExitCode};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use services::auth::Role;
 
 /// Serve Switchboard: reach maps, infrastructure health, firewall sync and
 /// migration checklists.
@@ -30,6 +31,52 @@ pub struct Config {
     /// Log filter, e.g. `info` or `server=debug,tower_http=debug`.
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info")]
     pub log: String,
+
+    /// Mark the session cookie `Secure` (set it when users reach Switchboard over
+    /// HTTPS; it is also set per request when a proxy sends `X-Forwarded-Proto: https`).
+    #[arg(long, env = "SWITCHBOARD_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    #[arg(long, env = "SWITCHBOARD_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do; serving is the default.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Serve the app (the default).
+    Serve,
+    /// Manage users from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `switchboard user ...`
+#[derive(Clone, Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Prints a random password unless --password-stdin is given.
+    Add {
+        /// The name to sign in with.
+        #[arg(long)]
+        username: String,
+        /// viewer, staff or admin.
+        #[arg(long, default_value = "staff", value_parser = parse_role)]
+        role: Role,
+        /// The name shown in the app (default: the user name).
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::from_name(s).ok_or_else(|| format!("{s:?} is not a role: use viewer, staff or admin"))
 }
 
 /// Why the command line did not give a usable configuration.
@@ -123,6 +170,7 @@ impl Config {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_target(false)
+            .with_writer(std::io::stderr)
             .try_init();
     }
 }

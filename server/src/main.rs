@@ -19,7 +19,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(config)) {
+    let result = match &config.command {
+        Some(server::config::Command::User(cmd)) => {
+            runtime.block_on(server::add_user(&config, cmd))
+        }
+        Some(server::config::Command::Serve) | None => runtime.block_on(server::run(config)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -8,8 +8,9 @@ use axum::{
     body::Bytes,
     extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
+    middleware,
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
 use leptos::prelude::provide_context;
@@ -42,6 +43,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/login", post(crate::auth::login))
+        .route("/logout", post(crate::auth::logout))
         .route("/api/geo/land.geojson", get(land_geojson))
         .route("/api/geo/land.svg", get(land_svg))
         .nest_service("/pkg", assets("pkg"))
@@ -62,6 +65,10 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(move || provide_context(services.clone()), shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(revalidate)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())

@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use services::{Db, Services};
+use services::{auth::AuthConfig, Db, Services};
 
 use crate::Config;
 
@@ -12,6 +12,16 @@ use crate::Config;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub services: Services,
+    pub http: HttpSettings,
+}
+
+/// How the server treats HTTP details that depend on where it is deployed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpSettings {
+    /// Session cookies carry `Secure`.
+    pub cookie_secure: bool,
+    /// The client address comes from `X-Forwarded-For`.
+    pub trust_forwarded: bool,
 }
 
 impl AppState {
@@ -25,7 +35,7 @@ impl AppState {
             .await
             .with_context(|| format!("cannot open the database {url}"))?;
         tracing::info!(database = %url, "database ready");
-        Ok(Self::new(config, Services::new(db)))
+        Ok(Self::new(config, Services::new(db, AuthConfig::default())))
     }
 
     /// State over services that already exist (tests build their own).
@@ -53,6 +63,10 @@ impl AppState {
         Self {
             leptos_options,
             services,
+            http: HttpSettings {
+                cookie_secure: config.cookie_secure,
+                trust_forwarded: config.trust_forwarded_for,
+            },
         }
     }
 }

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "migration checklist template",
         include_str!("../../migrations/0002_checklist_template.sql"),
     ),
+    (
+        3,
+        "accounts",
+        include_str!("../../migrations/0003_accounts.sql"),
+    ),
 ];
 
 #[derive(Debug)]

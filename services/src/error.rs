@@ -11,19 +11,43 @@ pub enum Error {
     /// The input was refused; the message says why.
     #[error("{0}")]
     Invalid(String),
+    /// The request needs a signed-in user.
+    #[error("sign in to do this")]
+    Unauthenticated,
+    /// The signed-in user's role does not allow this.
+    #[error("your role ({role}) does not allow this: it needs {needs}")]
+    Forbidden {
+        role: &'static str,
+        needs: &'static str,
+    },
+    /// A sign-in with a wrong user name or password (never says which).
+    #[error("the user name or password is not right")]
+    LoginFailed,
+    /// Too many failed sign-ins for this account or address.
+    #[error("too many failed sign-ins: try again in {} minute(s)", retry_after_secs.div_ceil(60))]
+    Throttled { retry_after_secs: u64 },
+    /// The thing existed but is no more (a revoked or expired share link).
+    #[error("{0}")]
+    Gone(String),
     /// The database could not be reached or answered an error.
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),
     /// Applying the schema migrations failed.
     #[error("the database schema could not be brought up to date")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Something that should not fail did (a worker thread, the random source).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
     /// Whether the fault lies with the caller (a 4xx) rather than with us (a 5xx).
     #[must_use]
     pub fn is_client_error(&self) -> bool {
-        matches!(self, Self::NotFound(_) | Self::Invalid(_))
+        !matches!(
+            self,
+            Self::Database(_) | Self::Migrate(_) | Self::Internal(_)
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 //! No Leptos and no HTTP in here: each module takes plain values, talks to the
 //! database (or the shipped data) and answers typed results with a typed error.
 
+pub mod auth;
 pub mod checklist;
 pub mod db;
 pub mod error;
@@ -16,6 +17,7 @@ pub use error::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct Services {
     pub db: Db,
+    pub auth: auth::AuthService,
     pub checklist: checklist::ChecklistService,
     pub geo: geo::GeoService,
 }
@@ -23,8 +25,9 @@ pub struct Services {
 impl Services {
     /// Wires every service over one database handle.
     #[must_use]
-    pub fn new(db: Db) -> Self {
+    pub fn new(db: Db, auth: auth::AuthConfig) -> Self {
         Self {
+            auth: auth::AuthService::new(db.clone(), auth, auth::Clock::default()),
             checklist: checklist::ChecklistService::new(db.clone()),
             geo: geo::GeoService::shipped(),
             db,

@@ -124,7 +124,18 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)?;
     let log = scratch.join("server.log");
-    let mut server = Server::start(&bin, &ws.site(), &scratch.join("data"), &log)
+    let data = scratch.join("data");
+    // One user per role, made with the real CLI; fresh random passwords each run.
+    let mut env = Vec::new();
+    for role in ["admin", "staff", "viewer"] {
+        let user = format!("e2e-{role}");
+        let password = random_password()?;
+        add_user(&bin, &data, &user, role, &password)?;
+        let key = role.to_uppercase();
+        env.push((format!("E2E_{key}_USER"), user));
+        env.push((format!("E2E_{key}_PASSWORD"), password));
+    }
+    let mut server = Server::start(&bin, &ws.site(), &data, &log)
         .with_context(|| format!("server log: {}", log.display()))?;
     let base = format!("http://{}", server.addr);
     eprintln!("xtask: server at {base} (log: {})", log.display());
@@ -135,6 +146,7 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
                 .args(["playwright", "test"])
                 .env("BASE_URL", &base)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+                .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
                 .current_dir(ws.root.join("end2end")),
         )
     });
@@ -147,5 +159,40 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
         );
     }
     eprintln!("xtask: the server shut down cleanly on SIGTERM");
+    Ok(())
+}
+
+fn random_password() -> Result<String> {
+    let mut bytes = [0u8; 12];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `switchboard user add ... --password-stdin`.
+fn add_user(bin: &Path, data: &Path, user: &str, role: &str, password: &str) -> Result<()> {
+    let mut child = Command::new(bin)
+        .args([
+            "user",
+            "add",
+            "--username",
+            user,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .env("SWITCHBOARD_DATA_DIR", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("switchboard user add")?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(format!("{password}\n").as_bytes())?;
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("switchboard user add {user} failed ({status})");
+    }
     Ok(())
 }

@@ -10,11 +10,15 @@ pub fn error_list(errors: ArcRwSignal<Errors>) -> impl IntoView {
             <h1>"Something went wrong"</h1>
             <ul>
                 {move || {
-                    errors
-                        .get()
-                        .into_iter()
-                        .map(|(_, e)| view! { <li>{e.to_string()}</li> })
-                        .collect_view()
+                    // Several parts of a page often fail for one reason: say it once.
+                    let mut seen = Vec::new();
+                    for (_, e) in errors.get() {
+                        let text = e.to_string();
+                        if !seen.contains(&text) {
+                            seen.push(text);
+                        }
+                    }
+                    seen.into_iter().map(|text| view! { <li>{text}</li> }).collect_view()
                 }}
             </ul>
             <p>

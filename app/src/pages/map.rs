@@ -4,22 +4,28 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// `/map`: Leaflet centred on the UK with the shipped land outline.
-///
-/// The server renders an empty map container; once the WebAssembly app hydrates,
-/// an effect creates the Leaflet map in it (see `crate::map`). Without
-/// JavaScript the page shows a drawing of the same outline instead.
 #[component]
 pub fn MapPage() -> impl IntoView {
-    let container = NodeRef::<leptos::html::Div>::new();
-    #[cfg(feature = "hydrate")]
-    crate::map::mount(container);
-
     view! {
         <Title text="Map" />
         <div class="page-head page-head-row">
             <h1>"Reach map"</h1>
             <p class="muted">"UK land outline · Natural Earth · works offline"</p>
         </div>
+        <MapView />
+    }
+}
+
+/// The map itself. The server renders an empty container; once the WebAssembly
+/// app hydrates, an effect creates the Leaflet map in it (see `crate::map`).
+/// Without JavaScript a drawing of the same outline stands in.
+#[component]
+pub fn MapView() -> impl IntoView {
+    let container = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    crate::map::mount(container);
+
+    view! {
         <div class="map-frame panel">
             <div
                 id="map"

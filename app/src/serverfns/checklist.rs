@@ -8,6 +8,7 @@ use crate::error::AppError;
 /// The migration checklist template that ships with the app.
 #[server(endpoint = "checklist/template", input = GetUrl)]
 pub async fn get_checklist_template() -> Result<Template, AppError> {
+    super::authorize(model::auth::Permission::ViewDashboard)?;
     let services = super::services()?;
     Ok(services
         .checklist

@@ -1,0 +1,5 @@
+//! The server's integration tests: one binary, shared helpers in `util`.
+
+mod http;
+mod roles;
+mod util;

@@ -1,0 +1,91 @@
+//! The audit log: sign-ins and every change made through the app.
+
+use model::auth::AuditEntry;
+use sqlx::Row;
+
+use super::{format_time, AuthService, Client, Permission, Principal};
+use crate::Result;
+
+impl AuthService {
+    /// Records what `who` did.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn audit(
+        &self,
+        who: &Principal,
+        client: &Client,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let (id, name) = match who {
+            Principal::User(me) => (Some(me.id), me.username.as_str()),
+            Principal::Anonymous => (None, "anonymous"),
+        };
+        self.audit_raw(id, name, client, action, target, detail)
+            .await
+    }
+
+    /// Records what the system (the command line, first start) did.
+    pub(super) async fn audit_system(
+        &self,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<()> {
+        self.audit_raw(None, "system", &Client::default(), action, target, detail)
+            .await
+    }
+
+    pub(super) async fn audit_raw(
+        &self,
+        actor_id: Option<i64>,
+        actor_name: &str,
+        client: &Client,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor_id, actor_name, action, target, detail, client_addr) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(self.clock.now())
+        .bind(actor_id)
+        .bind(actor_name)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .bind(&client.addr)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The newest `limit` entries.
+    ///
+    /// # Errors
+    /// Permission; database errors.
+    pub async fn list_audit(&self, who: &Principal, limit: u32) -> Result<Vec<AuditEntry>> {
+        who.require(Permission::ViewAudit)?;
+        let rows = sqlx::query(
+            "SELECT at, actor_name, action, target, detail, client_addr FROM audit_log ORDER BY id DESC LIMIT ?",
+        )
+        .bind(i64::from(limit.min(1000)))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: format_time(r.try_get("at")?),
+                    actor: r.try_get("actor_name")?,
+                    action: r.try_get("action")?,
+                    target: r.try_get("target")?,
+                    detail: r.try_get("detail")?,
+                    client_addr: r.try_get("client_addr")?,
+                })
+            })
+            .collect()
+    }
+}

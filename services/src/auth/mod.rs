@@ -1,0 +1,669 @@
+//! Accounts: users and roles, password sign-in with throttling, sessions in
+//! the database, share links for map viewers, and the audit log.
+//!
+//! Every entry point that changes something takes the acting [`Principal`]
+//! and checks its permission here, so the web layer cannot forget to.
+
+mod audit;
+mod password;
+
+mod share;
+
+use std::{
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+pub use model::auth::{Me, Permission, Role};
+use model::auth::{SessionSummary, UserSummary};
+use sha2::{Digest as _, Sha256};
+use sqlx::Row;
+
+pub use self::{password::random_password, share::ShareGrant};
+use crate::{Db, Error, Result};
+
+/// Who is asking: nobody, or a signed-in user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    User(Me),
+}
+
+impl Principal {
+    /// The user, when `permission` is theirs; otherwise 401 or 403 errors.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] for nobody; [`Error::Forbidden`] for a role
+    /// below what `permission` needs.
+    pub fn require(&self, permission: Permission) -> Result<&Me> {
+        match self {
+            Self::Anonymous => Err(Error::Unauthenticated),
+            Self::User(me) if me.role.allows(permission) => Ok(me),
+            Self::User(me) => Err(Error::Forbidden {
+                role: me.role.as_str(),
+                needs: Role::least_for(permission).as_str(),
+            }),
+        }
+    }
+
+    /// The signed-in user, if any.
+    #[must_use]
+    pub fn user(&self) -> Option<&Me> {
+        match self {
+            Self::User(me) => Some(me),
+            Self::Anonymous => None,
+        }
+    }
+}
+
+/// Where a request came from, for throttling and the audit log.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub addr: String,
+    pub user_agent: String,
+}
+
+/// Session lifetimes and sign-in throttling.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// A session unused this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute_timeout: Duration,
+    /// Failed sign-ins allowed per account and per address within `failure_window`.
+    pub max_failures: u32,
+    pub failure_window: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(8 * 3600),
+            absolute_timeout: Duration::from_secs(7 * 24 * 3600),
+            max_failures: 5,
+            failure_window: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// A clock in whole seconds since the Unix epoch (UTC). Tests move it by hand.
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Now, in seconds since the epoch.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        let real = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        real + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Moves this clock (and every clone of it) forward.
+    pub fn advance(&self, by: Duration) {
+        self.offset.fetch_add(
+            i64::try_from(by.as_secs()).unwrap_or(i64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// A new session: the secret for the cookie and who it signs in.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    /// The cookie value. Only its SHA-256 is stored.
+    pub token: String,
+    pub me: Me,
+    pub max_age: Duration,
+}
+
+/// Users, sessions, share links and the audit log.
+#[derive(Clone, Debug)]
+pub struct AuthService {
+    db: Db,
+    config: AuthConfig,
+    clock: Clock,
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+impl AuthService {
+    #[must_use]
+    pub fn new(db: Db, config: AuthConfig, clock: Clock) -> Self {
+        Self { db, config, clock }
+    }
+
+    /// The clock this service reads.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Creates the first admin with a random password when there are no users
+    /// at all. Returns the user name and the password, to be shown once.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn ensure_first_admin(&self) -> Result<Option<(String, String)>> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_user")
+            .fetch_one(self.db.pool())
+            .await?;
+        if count > 0 {
+            return Ok(None);
+        }
+        let password = password::random_password()?;
+        self.insert_user("admin", "Administrator", Role::Admin, &password)
+            .await?;
+        self.audit_system("user.create", "admin", "first admin created at first start")
+            .await?;
+        Ok(Some(("admin".to_owned(), password)))
+    }
+
+    /// Adds a user (admins only, or the command line with `actor = None`).
+    ///
+    /// # Errors
+    /// Permission, a taken or malformed user name, a short password.
+    pub async fn add_user(
+        &self,
+        actor: Option<(&Principal, &Client)>,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<i64> {
+        if let Some((p, _)) = actor {
+            p.require(Permission::ManageUsers)?;
+        }
+        let username = username.trim();
+        validate_username(username)?;
+        let display = if display_name.trim().is_empty() {
+            username
+        } else {
+            display_name.trim()
+        };
+        let id = self.insert_user(username, display, role, password).await?;
+        let detail = format!("role {}", role.as_str());
+        match actor {
+            Some((p, c)) => self.audit(p, c, "user.create", username, &detail).await?,
+            None => self.audit_system("user.create", username, &detail).await?,
+        }
+        Ok(id)
+    }
+
+    async fn insert_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+    ) -> Result<i64> {
+        check_password(password)?;
+        let hash = password::hash(password).await?;
+        let now = self.clock.now();
+        let res = sqlx::query(
+            "INSERT INTO app_user (username, display_name, role, password_hash, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(role.as_str())
+        .bind(hash)
+        .bind(now)
+        .bind(now)
+        .fetch_one(self.db.pool())
+        .await;
+        match res {
+            Ok(row) => Ok(row.try_get("id")?),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Invalid(
+                format!("the user name {username:?} is taken"),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks a user name and password, throttled per account and per address,
+    /// and opens a new session (a new id every time: no fixation).
+    ///
+    /// # Errors
+    /// [`Error::Throttled`], [`Error::LoginFailed`] (for a wrong name, a wrong
+    /// password and a disabled account alike), database errors.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<NewSession> {
+        let username = username.trim();
+        let now = self.clock.now();
+        let keys = [
+            format!("user:{}", username.to_lowercase()),
+            format!("addr:{}", client.addr),
+        ];
+        self.check_throttle(&keys, now).await?;
+
+        let row = sqlx::query(
+            "SELECT id, username, display_name, role, password_hash, disabled FROM app_user WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let verified = match &row {
+            Some(r) => {
+                let hash: String = r.try_get("password_hash")?;
+                let disabled: bool = r.try_get("disabled")?;
+                password::verify(password, &hash).await? && !disabled
+            }
+            None => {
+                // Spend the same time as a real check: timing must not tell names apart.
+                password::verify_dummy(password).await?;
+                false
+            }
+        };
+        let Some(row) = row.filter(|_| verified) else {
+            for key in &keys {
+                sqlx::query("INSERT INTO login_failure (key, at) VALUES (?, ?)")
+                    .bind(key)
+                    .bind(now)
+                    .execute(self.db.pool())
+                    .await?;
+            }
+            self.audit_raw(None, username, client, "auth.login_failed", username, "")
+                .await?;
+            return Err(Error::LoginFailed);
+        };
+        sqlx::query("DELETE FROM login_failure WHERE key = ?")
+            .bind(&keys[0])
+            .execute(self.db.pool())
+            .await?;
+        let me = me_from_row(&row)?;
+        let token = password::random_token()?;
+        let expires = now + secs(self.config.absolute_timeout);
+        sqlx::query(
+            "INSERT INTO app_session (id, user_id, created_at, last_seen_at, expires_at, client_addr, user_agent) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash(&token))
+        .bind(me.id)
+        .bind(now)
+        .bind(now)
+        .bind(expires)
+        .bind(&client.addr)
+        .bind(truncate(&client.user_agent, 200))
+        .execute(self.db.pool())
+        .await?;
+        self.audit(
+            &Principal::User(me.clone()),
+            client,
+            "auth.login",
+            &me.username,
+            "",
+        )
+        .await?;
+        Ok(NewSession {
+            token,
+            me,
+            max_age: self.config.absolute_timeout,
+        })
+    }
+
+    async fn check_throttle(&self, keys: &[String], now: i64) -> Result<()> {
+        let since = now - secs(self.config.failure_window);
+        sqlx::query("DELETE FROM login_failure WHERE at < ?")
+            .bind(since)
+            .execute(self.db.pool())
+            .await?;
+        for key in keys {
+            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failure WHERE key = ? AND at >= ?")
+                .bind(key)
+                .bind(since)
+                .fetch_one(self.db.pool())
+                .await?;
+            let n: i64 = row.try_get("n")?;
+            if n >= i64::from(self.config.max_failures) {
+                let first: i64 = row.try_get("first")?;
+                let retry = (first + secs(self.config.failure_window) - now).max(1);
+                return Err(Error::Throttled {
+                    retry_after_secs: u64::try_from(retry).unwrap_or(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The principal a session cookie stands for; `Anonymous` when the token is
+    /// unknown, expired (idle or absolute) or its user is disabled.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn session(&self, token: &str) -> Result<Principal> {
+        let now = self.clock.now();
+        let id = token_hash(token);
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.role, u.disabled, s.last_seen_at, s.expires_at \
+             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.id = ?",
+        )
+        .bind(&id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(Principal::Anonymous);
+        };
+        let last_seen: i64 = row.try_get("last_seen_at")?;
+        let expires: i64 = row.try_get("expires_at")?;
+        let disabled: bool = row.try_get("disabled")?;
+        if disabled || now >= expires || now - last_seen >= secs(self.config.idle_timeout) {
+            sqlx::query("DELETE FROM app_session WHERE id = ?")
+                .bind(&id)
+                .execute(self.db.pool())
+                .await?;
+            return Ok(Principal::Anonymous);
+        }
+        // Touch at most once a minute: reads stay reads.
+        if now - last_seen >= 60 {
+            sqlx::query("UPDATE app_session SET last_seen_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(&id)
+                .execute(self.db.pool())
+                .await?;
+        }
+        Ok(Principal::User(me_from_row(&row)?))
+    }
+
+    /// Ends one session.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn logout(&self, token: &str, client: &Client) -> Result<()> {
+        let who = self.session(token).await?;
+        sqlx::query("DELETE FROM app_session WHERE id = ?")
+            .bind(token_hash(token))
+            .execute(self.db.pool())
+            .await?;
+        if let Principal::User(me) = &who {
+            self.audit(&who, client, "auth.logout", &me.username, "")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the signed-in user ("sign out everywhere").
+    ///
+    /// # Errors
+    /// Unauthenticated; database errors.
+    pub async fn logout_everywhere(&self, who: &Principal, client: &Client) -> Result<u64> {
+        let me = who.user().ok_or(Error::Unauthenticated)?;
+        let n = sqlx::query("DELETE FROM app_session WHERE user_id = ?")
+            .bind(me.id)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        self.audit(
+            who,
+            client,
+            "auth.logout_everywhere",
+            &me.username,
+            &format!("{n} session(s)"),
+        )
+        .await?;
+        Ok(n)
+    }
+
+    /// Every user, for the admin page.
+    ///
+    /// # Errors
+    /// Permission; database errors.
+    pub async fn list_users(&self, who: &Principal) -> Result<Vec<UserSummary>> {
+        who.require(Permission::ManageUsers)?;
+        let now = self.clock.now();
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.display_name, u.role, u.disabled, u.created_at, \
+             (SELECT COUNT(*) FROM app_session s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions \
+             FROM app_user u ORDER BY u.username",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let role: String = r.try_get("role")?;
+                Ok(UserSummary {
+                    id: r.try_get("id")?,
+                    username: r.try_get("username")?,
+                    display_name: r.try_get("display_name")?,
+                    role: Role::from_name(&role)
+                        .ok_or_else(|| Error::Internal(format!("stored role {role:?}")))?,
+                    disabled: r.try_get("disabled")?,
+                    created_at: format_time(r.try_get("created_at")?),
+                    active_sessions: r.try_get("sessions")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Changes a user's role. An admin cannot demote themselves (someone must
+    /// stay able to manage users).
+    ///
+    /// # Errors
+    /// Permission, unknown user, self-demotion; database errors.
+    pub async fn set_role(
+        &self,
+        who: &Principal,
+        client: &Client,
+        user_id: i64,
+        role: Role,
+    ) -> Result<()> {
+        let me = who.require(Permission::ManageUsers)?;
+        if me.id == user_id && role != Role::Admin {
+            return Err(Error::Invalid(
+                "you cannot take admin away from yourself".into(),
+            ));
+        }
+        let name = self.username_of(user_id).await?;
+        sqlx::query("UPDATE app_user SET role = ?, updated_at = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(self.clock.now())
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await?;
+        self.audit(who, client, "user.role", &name, role.as_str())
+            .await
+    }
+
+    /// Sets a new random password (shown once to the admin) and ends the
+    /// user's sessions.
+    ///
+    /// # Errors
+    /// Permission, unknown user; database errors.
+    pub async fn reset_password(
+        &self,
+        who: &Principal,
+        client: &Client,
+        user_id: i64,
+    ) -> Result<String> {
+        who.require(Permission::ManageUsers)?;
+        let name = self.username_of(user_id).await?;
+        let password = password::random_password()?;
+        let hash = password::hash(&password).await?;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE app_user SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(self.clock.now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM app_session WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.audit(who, client, "user.reset_password", &name, "sessions ended")
+            .await?;
+        Ok(password)
+    }
+
+    /// Disables (ending their sessions) or re-enables a user.
+    ///
+    /// # Errors
+    /// Permission, unknown user, disabling yourself; database errors.
+    pub async fn set_disabled(
+        &self,
+        who: &Principal,
+        client: &Client,
+        user_id: i64,
+        disabled: bool,
+    ) -> Result<()> {
+        let me = who.require(Permission::ManageUsers)?;
+        if me.id == user_id && disabled {
+            return Err(Error::Invalid("you cannot disable your own account".into()));
+        }
+        let name = self.username_of(user_id).await?;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE app_user SET disabled = ?, updated_at = ? WHERE id = ?")
+            .bind(disabled)
+            .bind(self.clock.now())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM app_session WHERE user_id = ?")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.audit(who, client, action, &name, "").await
+    }
+
+    /// Active sessions of every user, newest first.
+    ///
+    /// # Errors
+    /// Permission; database errors.
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionSummary>> {
+        who.require(Permission::ManageUsers)?;
+        let rows = sqlx::query(
+            "SELECT s.id, u.username, s.created_at, s.last_seen_at, s.client_addr, s.user_agent \
+             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.expires_at > ? \
+             ORDER BY s.last_seen_at DESC LIMIT 200",
+        )
+        .bind(self.clock.now())
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                Ok(SessionSummary {
+                    handle: id[..12].to_owned(),
+                    username: r.try_get("username")?,
+                    created_at: format_time(r.try_get("created_at")?),
+                    last_seen_at: format_time(r.try_get("last_seen_at")?),
+                    client_addr: r.try_get("client_addr")?,
+                    user_agent: r.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends the session whose handle (hash prefix) is given.
+    ///
+    /// # Errors
+    /// Permission, unknown handle; database errors.
+    pub async fn end_session(&self, who: &Principal, client: &Client, handle: &str) -> Result<()> {
+        who.require(Permission::ManageUsers)?;
+        if handle.len() != 12 || !handle.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(Error::Invalid("not a session handle".into()));
+        }
+        let n = sqlx::query("DELETE FROM app_session WHERE substr(id, 1, 12) = ?")
+            .bind(handle)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::NotFound(format!("session {handle}")));
+        }
+        self.audit(who, client, "session.end", handle, "").await
+    }
+
+    async fn username_of(&self, user_id: i64) -> Result<String> {
+        sqlx::query_scalar("SELECT username FROM app_user WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id}")))
+    }
+}
+
+fn me_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Me> {
+    let role: String = row.try_get("role")?;
+    Ok(Me {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        display_name: row.try_get("display_name")?,
+        role: Role::from_name(&role)
+            .ok_or_else(|| Error::Internal(format!("stored role {role:?}")))?,
+    })
+}
+
+fn validate_username(name: &str) -> Result<()> {
+    let ok = (2..=40).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(
+            "a user name is 2 to 40 letters, digits or . _ - @".into(),
+        ))
+    }
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(Error::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// A stored time for people: `2026-11-24 19:30 UTC`.
+#[must_use]
+pub fn format_time(secs: i64) -> String {
+    jiff::Timestamp::from_second(secs).map_or_else(
+        |_| format!("@{secs}"),
+        |t| t.strftime("%Y-%m-%d %H:%M UTC").to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests;

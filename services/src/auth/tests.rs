@@ -1,0 +1,438 @@
+//! Accounts against a real SQLite file, with a clock the tests move.
+
+use std::time::Duration;
+
+use super::*;
+use model::auth::ShareState;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    auth: AuthService,
+    db: Db,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .expect("db");
+    let auth = AuthService::new(db.clone(), AuthConfig::default(), Clock::default());
+    Fixture {
+        _dir: dir,
+        auth,
+        db,
+    }
+}
+
+fn client(addr: &str) -> Client {
+    Client {
+        addr: addr.into(),
+        user_agent: "test".into(),
+    }
+}
+
+async fn add(f: &Fixture, name: &str, role: Role) {
+    f.auth
+        .add_user(None, name, "", role, "correct horse battery")
+        .await
+        .expect("add user");
+}
+
+#[tokio::test]
+async fn first_start_creates_one_admin_with_a_random_password() {
+    let f = fixture().await;
+    let (name, password) = f
+        .auth
+        .ensure_first_admin()
+        .await
+        .expect("ok")
+        .expect("created");
+    assert_eq!(name, "admin");
+    assert!(password.len() >= 20);
+    assert!(
+        f.auth.ensure_first_admin().await.expect("ok").is_none(),
+        "only once"
+    );
+    let s = f
+        .auth
+        .login("admin", &password, &client("10.0.0.1"))
+        .await
+        .expect("login");
+    assert_eq!(s.me.role, Role::Admin);
+    // Nothing secret is stored in the clear.
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM app_user")
+        .fetch_one(f.db.pool())
+        .await
+        .expect("hash");
+    assert!(stored.starts_with("$argon2id$") && !stored.contains(&password));
+    let session_ids: Vec<String> = sqlx::query_scalar("SELECT id FROM app_session")
+        .fetch_all(f.db.pool())
+        .await
+        .expect("ids");
+    assert_eq!(session_ids, [token_hash(&s.token)]);
+}
+
+#[tokio::test]
+async fn wrong_name_and_wrong_password_fail_alike() {
+    let f = fixture().await;
+    add(&f, "alice", Role::Staff).await;
+    let c = client("10.0.0.2");
+    let a = f
+        .auth
+        .login("alice", "wrong password!", &c)
+        .await
+        .expect_err("bad password");
+    let b = f
+        .auth
+        .login("mallory", "correct horse battery", &c)
+        .await
+        .expect_err("no user");
+    assert!(matches!(a, Error::LoginFailed) && matches!(b, Error::LoginFailed));
+    assert_eq!(a.to_string(), b.to_string());
+}
+
+#[tokio::test]
+async fn repeated_failures_throttle_the_account_until_the_window_passes() {
+    let f = fixture().await;
+    add(&f, "alice", Role::Staff).await;
+    for i in 0..5 {
+        // From different addresses: the account's own counter trips.
+        let err = f
+            .auth
+            .login("alice", "nope nope nope", &client(&format!("10.0.1.{i}")))
+            .await
+            .expect_err("wrong");
+        assert!(matches!(err, Error::LoginFailed));
+    }
+    let err = f
+        .auth
+        .login("alice", "correct horse battery", &client("10.0.2.1"))
+        .await
+        .expect_err("throttled even with the right password");
+    let Error::Throttled { retry_after_secs } = err else {
+        panic!("{err:?}")
+    };
+    assert!(retry_after_secs > 0 && retry_after_secs <= 15 * 60);
+    assert!(err.to_string().contains("try again in"));
+    f.auth.clock().advance(Duration::from_secs(15 * 60 + 1));
+    f.auth
+        .login("alice", "correct horse battery", &client("10.0.2.1"))
+        .await
+        .expect("the window passed");
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_throttled() {
+    let f = fixture().await;
+    add(&f, "bob", Role::Viewer).await;
+    let c = client("192.0.2.9");
+    for i in 0..5 {
+        let _ = f.auth.login(&format!("user{i}"), "whatever12345", &c).await;
+    }
+    let err = f
+        .auth
+        .login("bob", "correct horse battery", &c)
+        .await
+        .expect_err("throttled");
+    assert!(matches!(err, Error::Throttled { .. }), "{err:?}");
+    // Another address is not affected.
+    f.auth
+        .login("bob", "correct horse battery", &client("192.0.2.10"))
+        .await
+        .expect("other address");
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_absolutely() {
+    let f = fixture().await;
+    add(&f, "carol", Role::Staff).await;
+    let c = client("10.0.0.3");
+    let s = f
+        .auth
+        .login("carol", "correct horse battery", &c)
+        .await
+        .expect("login");
+    assert!(matches!(
+        f.auth.session(&s.token).await.expect("ok"),
+        Principal::User(_)
+    ));
+    // Idle: 8 hours without a request.
+    f.auth.clock().advance(Duration::from_secs(8 * 3600));
+    assert_eq!(
+        f.auth.session(&s.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+
+    // Absolute: used every few hours, it still ends after 7 days.
+    let s = f
+        .auth
+        .login("carol", "correct horse battery", &c)
+        .await
+        .expect("login");
+    for _ in 0..(7 * 24 / 4) {
+        assert!(matches!(
+            f.auth.session(&s.token).await.expect("ok"),
+            Principal::User(_)
+        ));
+        f.auth.clock().advance(Duration::from_secs(4 * 3600));
+    }
+    assert_eq!(
+        f.auth.session(&s.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+}
+
+#[tokio::test]
+async fn each_login_gets_a_new_session_and_sign_out_everywhere_ends_all() {
+    let f = fixture().await;
+    add(&f, "dave", Role::Staff).await;
+    let c = client("10.0.0.4");
+    let a = f
+        .auth
+        .login("dave", "correct horse battery", &c)
+        .await
+        .expect("a");
+    let b = f
+        .auth
+        .login("dave", "correct horse battery", &c)
+        .await
+        .expect("b");
+    assert_ne!(a.token, b.token);
+    f.auth.logout(&a.token, &c).await.expect("logout");
+    assert_eq!(
+        f.auth.session(&a.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+    let who = f.auth.session(&b.token).await.expect("ok");
+    let c2 = f
+        .auth
+        .login("dave", "correct horse battery", &c)
+        .await
+        .expect("c");
+    assert_eq!(
+        f.auth
+            .logout_everywhere(&who, &c)
+            .await
+            .expect("everywhere"),
+        2
+    );
+    assert_eq!(
+        f.auth.session(&b.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+    assert_eq!(
+        f.auth.session(&c2.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+}
+
+#[tokio::test]
+async fn admins_manage_users_and_others_cannot() {
+    let f = fixture().await;
+    let (_, pw) = f
+        .auth
+        .ensure_first_admin()
+        .await
+        .expect("ok")
+        .expect("admin");
+    let c = client("10.0.0.5");
+    let admin = Principal::User(f.auth.login("admin", &pw, &c).await.expect("login").me);
+    let id = f
+        .auth
+        .add_user(
+            Some((&admin, &c)),
+            "erin",
+            "Erin E",
+            Role::Viewer,
+            "correct horse battery",
+        )
+        .await
+        .expect("add");
+    let erin_session = f
+        .auth
+        .login("erin", "correct horse battery", &c)
+        .await
+        .expect("login");
+    let erin = Principal::User(erin_session.me.clone());
+
+    assert!(matches!(
+        f.auth.list_users(&erin).await,
+        Err(Error::Forbidden { .. })
+    ));
+    assert!(matches!(
+        f.auth.list_users(&Principal::Anonymous).await,
+        Err(Error::Unauthenticated)
+    ));
+    let err = f
+        .auth
+        .add_user(
+            Some((&erin, &c)),
+            "x1",
+            "",
+            Role::Admin,
+            "correct horse battery",
+        )
+        .await
+        .expect_err("viewer");
+    assert!(err.to_string().contains("needs admin"), "{err}");
+
+    f.auth
+        .set_role(&admin, &c, id, Role::Staff)
+        .await
+        .expect("role");
+    let users = f.auth.list_users(&admin).await.expect("list");
+    assert_eq!(
+        users.iter().find(|u| u.id == id).map(|u| u.role),
+        Some(Role::Staff)
+    );
+    // Resetting the password ends the user's sessions; the new one works.
+    let new_pw = f.auth.reset_password(&admin, &c, id).await.expect("reset");
+    assert_eq!(
+        f.auth.session(&erin_session.token).await.expect("ok"),
+        Principal::Anonymous
+    );
+    f.auth
+        .login("erin", &new_pw, &c)
+        .await
+        .expect("new password");
+    // Disabling ends sessions and blocks sign-in with the usual message.
+    f.auth
+        .set_disabled(&admin, &c, id, true)
+        .await
+        .expect("disable");
+    assert!(matches!(
+        f.auth.login("erin", &new_pw, &c).await,
+        Err(Error::LoginFailed)
+    ));
+    // An admin cannot lock themselves out.
+    let admin_id = admin.user().expect("me").id;
+    assert!(f
+        .auth
+        .set_disabled(&admin, &c, admin_id, true)
+        .await
+        .is_err());
+    assert!(f
+        .auth
+        .set_role(&admin, &c, admin_id, Role::Staff)
+        .await
+        .is_err());
+    // Bad input is refused with a reason and writes nothing.
+    assert!(f
+        .auth
+        .add_user(
+            Some((&admin, &c)),
+            "erin",
+            "",
+            Role::Viewer,
+            "long enough pw"
+        )
+        .await
+        .is_err());
+    assert!(f
+        .auth
+        .add_user(Some((&admin, &c)), "ok", "", Role::Viewer, "short")
+        .await
+        .is_err());
+    assert!(f
+        .auth
+        .add_user(
+            Some((&admin, &c)),
+            "bad name",
+            "",
+            Role::Viewer,
+            "long enough pw"
+        )
+        .await
+        .is_err());
+    assert_eq!(f.auth.list_users(&admin).await.expect("list").len(), 2);
+
+    let log = f.auth.list_audit(&admin, 100).await.expect("audit");
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "user.create",
+        "auth.login",
+        "user.role",
+        "user.reset_password",
+        "user.disable",
+        "auth.login_failed",
+    ] {
+        assert!(actions.contains(&a), "no {a} in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn share_links_open_expire_and_revoke() {
+    let f = fixture().await;
+    add(&f, "frank", Role::Staff).await;
+    add(&f, "vera", Role::Viewer).await;
+    let c = client("10.0.0.6");
+    let staff = Principal::User(
+        f.auth
+            .login("frank", "correct horse battery", &c)
+            .await
+            .expect("l")
+            .me,
+    );
+    let viewer = Principal::User(
+        f.auth
+            .login("vera", "correct horse battery", &c)
+            .await
+            .expect("l")
+            .me,
+    );
+
+    assert!(matches!(
+        f.auth
+            .create_share_link(&viewer, &c, "east", "East", None)
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+    let (token, id) = f
+        .auth
+        .create_share_link(&staff, &c, "east:bedfordshire", "Beds reach", None)
+        .await
+        .expect("create");
+    let grant = f.auth.open_share_link(&token).await.expect("open");
+    assert_eq!(grant.selection, "east:bedfordshire");
+    f.auth.open_share_link(&token).await.expect("again");
+    let links = f.auth.list_share_links(&staff).await.expect("list");
+    assert_eq!(links[0].open_count, 2);
+    assert_eq!(links[0].state, ShareState::Active);
+
+    f.auth
+        .revoke_share_link(&staff, &c, id)
+        .await
+        .expect("revoke");
+    let err = f.auth.open_share_link(&token).await.expect_err("revoked");
+    assert!(matches!(err, Error::Gone(_)) && err.to_string().contains("revoked"));
+
+    let (short, _) = f
+        .auth
+        .create_share_link(
+            &staff,
+            &c,
+            "uk",
+            "Day pass",
+            Some(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("create");
+    f.auth.open_share_link(&short).await.expect("fresh");
+    f.auth.clock().advance(Duration::from_secs(3601));
+    let err = f.auth.open_share_link(&short).await.expect_err("expired");
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert!(matches!(
+        f.auth.open_share_link("nonsense").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(f
+        .auth
+        .create_share_link(&staff, &c, "bad sel!", "x", None)
+        .await
+        .is_err());
+    assert!(f
+        .auth
+        .create_share_link(&staff, &c, "uk", "  ", None)
+        .await
+        .is_err());
+}
