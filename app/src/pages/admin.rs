@@ -121,7 +121,7 @@ fn UserTable(
                                 </td>
                                 <td>{u.active_sessions}</td>
                                 <td>{u.created_at.clone()}</td>
-                                <td class="actions">
+                                <td><div class="row-actions">
                                     <ActionForm action=reset attr:class="inline-form">
                                         <input type="hidden" name="user_id" value=u.id />
                                         <button type="submit" class="button button-quiet">"Reset password"</button>
@@ -131,7 +131,7 @@ fn UserTable(
                                         <input type="hidden" name="disabled" value=(!u.disabled).to_string() />
                                         <button type="submit" class="button button-danger">{if u.disabled { "Enable" } else { "Disable" }}</button>
                                     </ActionForm>
-                                </td>
+                                </div></td>
                             </tr>
                         }).collect_view()}
                     </tbody>
