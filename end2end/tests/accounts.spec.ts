@@ -57,7 +57,7 @@ test('a viewer sees no edit controls and gets 403 when forcing one', async ({ br
   for (const path of ['/shares', '/admin']) {
     const response = await page.goto(path);
     expect(response?.status(), path).toBe(403);
-    await expect(page.getByText('You do not have permission')).toBeVisible();
+    await expect(page.getByText('You do not have permission').first()).toBeVisible();
   }
   // A forced write is refused by the server too.
   const api = await page.request.post('/api/shares/create', {

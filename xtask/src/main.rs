@@ -61,9 +61,18 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     fn locate() -> Result<Self> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // Asked at run time, not baked in with env!("CARGO_MANIFEST_DIR"): two
+        // checkouts sharing one target dir can run each other's xtask binary.
+        let located = Command::new(cargo())
+            .args(["locate-project", "--workspace", "--message-format", "plain"])
+            .output()
+            .context("cargo locate-project")?;
+        if !located.status.success() {
+            bail!("run cargo xtask inside the Switchboard workspace");
+        }
+        let root = PathBuf::from(String::from_utf8_lossy(&located.stdout).trim())
             .parent()
-            .context("xtask lives in the workspace")?
+            .context("Cargo.toml has a folder")?
             .to_path_buf();
         let out = Command::new(cargo())
             .args(["metadata", "--format-version", "1", "--no-deps"])

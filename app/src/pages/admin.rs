@@ -6,20 +6,26 @@ use model::auth::{AuditEntry, Role, SessionSummary, UserSummary};
 
 use crate::{
     components::shell::role_label,
+    pages::share::LinkTable,
     serverfns::admin::{
         list_audit, list_sessions, list_users, AddUser, EndSession, ResetUserPassword,
         SetUserDisabled, SetUserRole,
     },
+    serverfns::share::{list_share_links, RevokeShareLink},
 };
 
 /// The admin page.
 #[component]
 pub fn AdminPage() -> impl IntoView {
+    if let Some(denied) = crate::components::errors::require(model::auth::Permission::ManageUsers) {
+        return view! { <Title text="Admin" /> {denied} }.into_any();
+    }
     let add = ServerAction::<AddUser>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     let reset = ServerAction::<ResetUserPassword>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
     let end = ServerAction::<EndSession>::new();
+    let revoke = ServerAction::<RevokeShareLink>::new();
     let changes = move || {
         (
             add.version().get(),
@@ -31,7 +37,11 @@ pub fn AdminPage() -> impl IntoView {
     };
     let users = Resource::new(changes, |_| list_users());
     let sessions = Resource::new(changes, |_| list_sessions());
-    let audit = Resource::new(changes, |_| list_audit());
+    let audit = Resource::new(
+        move || (changes(), revoke.version().get()),
+        |_| list_audit(),
+    );
+    let links = Resource::new(move || revoke.version().get(), |_| list_share_links());
     let outcome = move || {
         let errors = [
             add.value().get().and_then(Result::err),
@@ -78,9 +88,16 @@ pub fn AdminPage() -> impl IntoView {
             })}
         </Suspense>
         <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                links.await.map(|links| view! { <LinkTable links revoke /> })
+            })}
+        </Suspense>
+        <p class="muted">"New share links are made on the " <a href="/shares">"Share links"</a> " page."</p>
+        <Suspense fallback=|| ()>
             {move || Suspend::new(async move { audit.await.map(|entries| view! { <AuditTable entries /> }) })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]

@@ -44,6 +44,11 @@ pub fn SharedMapPage() -> impl IntoView {
 /// `/shares`: create, list and revoke share links (staff and admins).
 #[component]
 pub fn ShareLinksPage() -> impl IntoView {
+    if let Some(denied) =
+        crate::components::errors::require(model::auth::Permission::ManageShareLinks)
+    {
+        return view! { <Title text="Share links" /> {denied} }.into_any();
+    }
     let create = ServerAction::<CreateShareLink>::new();
     let revoke = ServerAction::<RevokeShareLink>::new();
     let links = Resource::new(
@@ -88,10 +93,14 @@ pub fn ShareLinksPage() -> impl IntoView {
             })}
         </Suspense>
     }
+    .into_any()
 }
 
 #[component]
-fn LinkTable(links: Vec<ShareLinkSummary>, revoke: ServerAction<RevokeShareLink>) -> impl IntoView {
+pub(crate) fn LinkTable(
+    links: Vec<ShareLinkSummary>,
+    revoke: ServerAction<RevokeShareLink>,
+) -> impl IntoView {
     if links.is_empty() {
         return view! { <p class="panel empty-state">"No share links yet."</p> }.into_any();
     }
