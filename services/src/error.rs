@@ -40,16 +40,5 @@ pub enum Error {
     Internal(String),
 }
 
-impl Error {
-    /// Whether the fault lies with the caller (a 4xx) rather than with us (a 5xx).
-    #[must_use]
-    pub fn is_client_error(&self) -> bool {
-        !matches!(
-            self,
-            Self::Database(_) | Self::Migrate(_) | Self::Internal(_)
-        )
-    }
-}
-
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

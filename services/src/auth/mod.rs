@@ -399,11 +399,7 @@ impl AuthService {
     /// Unauthenticated; database errors.
     pub async fn logout_everywhere(&self, who: &Principal, client: &Client) -> Result<u64> {
         let me = who.user().ok_or(Error::Unauthenticated)?;
-        let n = sqlx::query("DELETE FROM app_session WHERE user_id = ?")
-            .bind(me.id)
-            .execute(self.db.pool())
-            .await?
-            .rows_affected();
+        let n = delete_sessions_of(self.db.pool(), me.id).await?;
         self.audit(
             who,
             client,
@@ -437,8 +433,7 @@ impl AuthService {
                     id: r.try_get("id")?,
                     username: r.try_get("username")?,
                     display_name: r.try_get("display_name")?,
-                    role: Role::from_name(&role)
-                        .ok_or_else(|| Error::Internal(format!("stored role {role:?}")))?,
+                    role: stored_role(&role)?,
                     disabled: r.try_get("disabled")?,
                     created_at: format_time(r.try_get("created_at")?),
                     active_sessions: r.try_get("sessions")?,
@@ -498,10 +493,7 @@ impl AuthService {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM app_session WHERE user_id = ?")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        delete_sessions_of(&mut *tx, user_id).await?;
         tx.commit().await?;
         self.audit(who, client, "user.reset_password", &name, "sessions ended")
             .await?;
@@ -532,10 +524,7 @@ impl AuthService {
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM app_session WHERE user_id = ?")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            delete_sessions_of(&mut *tx, user_id).await?;
         }
         tx.commit().await?;
         let action = if disabled {
@@ -610,9 +599,21 @@ fn me_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Me> {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         display_name: row.try_get("display_name")?,
-        role: Role::from_name(&role)
-            .ok_or_else(|| Error::Internal(format!("stored role {role:?}")))?,
+        role: stored_role(&role)?,
     })
+}
+
+fn stored_role(name: &str) -> Result<Role> {
+    Role::from_name(name).ok_or_else(|| Error::Internal(format!("stored role {name:?}")))
+}
+
+/// Ends every session of a user; answers how many there were.
+async fn delete_sessions_of<'e>(ex: impl sqlx::SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM app_session WHERE user_id = ?")
+        .bind(user_id)
+        .execute(ex)
+        .await?
+        .rows_affected())
 }
 
 fn validate_username(name: &str) -> Result<()> {

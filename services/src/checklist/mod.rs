@@ -161,6 +161,5 @@ mod tests {
             .await
             .expect_err("unknown");
         assert!(matches!(err, Error::NotFound(_)));
-        assert!(err.is_client_error());
     }
 }
