@@ -18,9 +18,7 @@ extern "C" {
     fn geo_json(data: &JsValue, options: &JsValue) -> leaflet::GeoJson;
 }
 
-/// Where the map opens: the whole of the UK.
-const CENTER: (f64, f64) = (54.6, -3.4);
-const ZOOM: f64 = 5.0;
+use model::geo::{UK_CENTER, UK_ZOOM};
 
 /// Creates the map in `container` once it is in the document.
 pub(crate) fn mount(container: NodeRef<Div>) {
@@ -57,7 +55,7 @@ fn create(el: &web_sys::HtmlElement) -> Result<Map, JsValue> {
     options.set_max_zoom(12.0);
     options.set_zoom_snap(0.5);
     let map = Map::new_with_element(el, &options)?;
-    map.set_view(&LatLng::new(CENTER.0, CENTER.1), ZOOM);
+    map.set_view(&LatLng::new(UK_CENTER.0, UK_CENTER.1), UK_ZOOM);
     let scale = js_sys::Object::new();
     js_sys::Reflect::set(&scale, &"imperial".into(), &JsValue::TRUE)?;
     js_sys::Reflect::set(&scale, &"metric".into(), &JsValue::TRUE)?;

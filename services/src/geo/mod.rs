@@ -7,10 +7,7 @@ use serde_json::Value;
 /// The land polygons (UK and Ireland) compiled into the binary from `data/`.
 const LAND_GEOJSON: &str = include_str!("../../../data/uk-land.geojson");
 
-/// The centre and zoom the map opens at: the whole of the UK on a laptop screen.
-pub const UK_CENTER: (f64, f64) = (54.6, -3.4);
-/// See [`UK_CENTER`].
-pub const UK_ZOOM: f64 = 5.0;
+pub use model::geo::{UK_CENTER, UK_ZOOM};
 
 /// A ring of (longitude, latitude) points.
 type Ring = Vec<(f64, f64)>;
