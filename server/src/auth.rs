@@ -43,7 +43,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         )
             .into_response();
     }
-    let principal = match cookie(req.headers(), SESSION_COOKIE) {
+    // Built assets and the health check never depend on who asks: no session
+    // lookup (a database read) for every script, stylesheet and map icon.
+    let path = req.uri().path();
+    let needs_principal = !(path.starts_with("/pkg/")
+        || path.starts_with("/leaflet/")
+        || path == "/favicon.svg"
+        || path == "/healthz");
+    let principal = match cookie(req.headers(), SESSION_COOKIE).filter(|_| needs_principal) {
         Some(token) => match state.services.auth.session(&token).await {
             Ok(p) => p,
             Err(e) => {

@@ -134,12 +134,18 @@ fn gzip(data: &[u8]) -> Bytes {
     Bytes::from(enc.finish().expect("writing to memory"))
 }
 
-/// A drawing of the land for pages read without JavaScript.
+/// A drawing of the land for pages read without JavaScript: projected once,
+/// on first use, not per request.
 async fn land_svg(State(state): State<AppState>) -> Response {
-    let (path, height) = state.services.geo.land_svg_path(400.0, 1.5);
-    let svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 {height:.0}" width="400" height="{height:.0}" role="img"><title>United Kingdom and Ireland</title><rect width="100%" height="100%" fill="#cfe0ec"/><path d="{path}" fill="#e8eee4" stroke="#5b7083" stroke-width="0.6" fill-rule="evenodd"/></svg>"##
-    );
+    static SVG: OnceLock<Bytes> = OnceLock::new();
+    let svg = SVG
+        .get_or_init(|| {
+            let (path, height) = state.services.geo.land_svg_path(400.0, 1.5);
+            Bytes::from(format!(
+                r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 400 {height:.0}" width="400" height="{height:.0}" role="img"><title>United Kingdom and Ireland</title><rect width="100%" height="100%" fill="#cfe0ec"/><path d="{path}" fill="#e8eee4" stroke="#5b7083" stroke-width="0.6" fill-rule="evenodd"/></svg>"##
+            ))
+        })
+        .clone();
     (
         [
             (header::CONTENT_TYPE, "image/svg+xml"),

@@ -244,6 +244,9 @@ fn a_lost_database_gives_503_everywhere() {
             "{}",
             reply.body
         );
+        // Assets do not look the session up, so they still load.
+        let reply = get(&app, "/pkg/switchboard.js", &token, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK);
     });
 }
 
