@@ -41,6 +41,16 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// Seconds between housekeeping runs (pruning expired sessions); one
+    /// replica runs each, however many there are.
+    #[arg(long, env = "SWITCHBOARD_HOUSEKEEPING_EVERY", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub housekeeping_every: u64,
+
+    /// Database connections per replica. With PostgreSQL, replicas x this must
+    /// stay under the server's `max_connections`.
+    #[arg(long, env = "SWITCHBOARD_DB_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_connections: u32,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -129,7 +139,7 @@ impl Config {
             || url.starts_with("postgresql:"))
         {
             return Err(ConfigError::Invalid(format!(
-                "invalid --database-url {url:?}: expected sqlite://PATH"
+                "invalid --database-url {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
             )));
         }
         if self.data_dir.is_none() && default_data_dir().is_none() {

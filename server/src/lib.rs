@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod events;
 pub mod routes;
 pub mod state;
 
@@ -26,6 +27,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let db = state.services.db.clone();
+    // Every replica runs the scheduler; the job leases pick one per due run.
+    let scheduler = state.services.scheduler.spawn(Duration::from_secs(1));
     let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -41,6 +44,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("server failed")?;
+    scheduler.abort();
     tracing::info!("shutting down: closing the database");
     tokio::time::timeout(Duration::from_secs(10), db.close())
         .await
@@ -85,7 +89,7 @@ pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow:
     let url = config.database_url();
     let db = services::Db::connect(&url)
         .await
-        .with_context(|| format!("cannot open the database {url}"))?;
+        .with_context(|| format!("cannot open the database {}", state::redact(&url)))?;
     let services = services::Services::new(db, services::auth::AuthConfig::default());
     let (password, show) = if *password_stdin {
         let mut line = String::new();

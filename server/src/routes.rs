@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/login", post(crate::auth::login))
         .route("/logout", post(crate::auth::logout))
+        .route("/api/events", get(crate::events::stream))
         .route("/api/geo/land.geojson", get(land_geojson))
         .route("/api/geo/land.svg", get(land_svg))
         .nest_service("/pkg", assets("pkg"))
@@ -70,6 +71,10 @@ pub fn router(state: AppState) -> Router {
             crate::auth::authenticate,
         ))
         .layer(revalidate)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("x-switchboard-replica"),
+            HeaderValue::from_static(services::replica_id()),
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -79,7 +84,13 @@ pub fn router(state: AppState) -> Router {
 async fn healthz(State(state): State<AppState>) -> Response {
     let db = tokio::time::timeout(Duration::from_secs(2), state.services.db.ping()).await;
     match db {
-        Ok(Ok(())) => Json(serde_json::json!({ "status": "ok", "database": "ok" })).into_response(),
+        Ok(Ok(())) => Json(serde_json::json!({
+            "status": "ok",
+            "database": "ok",
+            "engine": state.services.db.engine().name(),
+            "replica": services::replica_id(),
+        }))
+        .into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "health check: database failed");
             unavailable("database unavailable")

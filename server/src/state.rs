@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
-use services::{auth::AuthConfig, Db, Services};
+use services::{auth::AuthConfig, db::PoolSettings, Db, JobSettings, Services};
 
 use crate::Config;
 
@@ -31,11 +31,21 @@ impl AppState {
     /// The database cannot be opened or migrated.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let url = config.database_url();
-        let db = Db::connect(&url)
+        let pool = PoolSettings {
+            max_connections: config.db_connections,
+            ..PoolSettings::default()
+        };
+        let db = Db::connect_with(&url, &pool)
             .await
-            .with_context(|| format!("cannot open the database {url}"))?;
-        tracing::info!(database = %url, "database ready");
-        Ok(Self::new(config, Services::new(db, AuthConfig::default())))
+            .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        tracing::info!(database = %redact(&url), engine = db.engine().name(), "database ready");
+        let jobs = JobSettings {
+            housekeeping_every: std::time::Duration::from_secs(config.housekeeping_every),
+        };
+        Ok(Self::new(
+            config,
+            Services::with_jobs(db, AuthConfig::default(), &jobs),
+        ))
     }
 
     /// State over services that already exist (tests build their own).
@@ -68,5 +78,33 @@ impl AppState {
                 trust_forwarded: config.trust_forwarded_for,
             },
         }
+    }
+}
+
+/// The URL without its password, for logs and messages.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            super::redact("postgres://sb:s3cret@db:5432/sb"),
+            "postgres://sb:***@db:5432/sb"
+        );
+        assert_eq!(super::redact("postgres://sb@db/sb"), "postgres://sb@db/sb");
+        assert_eq!(super::redact("sqlite:///x.db"), "sqlite:///x.db");
     }
 }

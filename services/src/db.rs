@@ -1,41 +1,113 @@
-//! The database handle: connecting, configuring SQLite, applying migrations.
+//! The database handle: connecting to SQLite or PostgreSQL, applying migrations,
+//! and the change feed that tells every replica what changed.
 //!
-//! SQLite (a file, WAL mode) is the embedded default. The URL scheme is checked
-//! here so that PostgreSQL, for several replicas, slots in at this one seam.
+//! SQLite (a file, WAL mode) is the embedded default; a `postgres://` URL selects
+//! PostgreSQL for several replicas. Both go through sqlx's `Any` driver, so every
+//! query in this crate is written once, with `$1, $2 ...` placeholders (both
+//! engines read them), BIGINT-wide integers and 0/1 flags. Where the two engines
+//! need different DDL, the migration has a PostgreSQL twin in
+//! `migrations/postgres/` (see `MIGRATIONS`).
 
-use std::{borrow::Cow, str::FromStr, time::Duration};
+use std::{borrow::Cow, path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
     migrate::{Migration, MigrationSource, MigrationType, Migrator},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqlSafeStr, SqlitePool,
+    AnyPool, ConnectOptions as _, Executor as _, SqlSafeStr,
 };
 
-use crate::{Error, Result};
+use crate::{events::Bus, Error, Result};
 
-/// Every migration in `migrations/`, in order, compiled into the binary so the
-/// server needs no files beside it. `tests::every_migration_file_is_listed`
-/// keeps this list and the folder in step.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "schema",
-        include_str!("../../migrations/0001_schema.sql"),
-    ),
-    (
-        2,
-        "migration checklist template",
-        include_str!("../../migrations/0002_checklist_template.sql"),
-    ),
-    (
-        3,
-        "accounts",
-        include_str!("../../migrations/0003_accounts.sql"),
-    ),
+/// The database engine behind a [`Db`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// One file, one process: the embedded default.
+    Sqlite,
+    /// A server shared by several replicas.
+    Postgres,
+}
+
+impl Engine {
+    /// Reads the engine off a database URL.
+    ///
+    /// # Errors
+    /// A scheme that is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    pub fn of_url(url: &str) -> Result<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err(Error::Invalid(format!(
+                "database URL must start with sqlite: or postgres: (got {:?})",
+                if scheme.len() > 20 { "?" } else { scheme }
+            ))),
+        }
+    }
+
+    /// A short lowercase name, for logs and `/healthz`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// One schema version: the SQL SQLite runs and the SQL PostgreSQL runs.
+#[derive(Debug)]
+pub struct Step {
+    pub version: i64,
+    pub description: &'static str,
+    /// `migrations/NNNN_name.sql`.
+    pub sqlite: &'static str,
+    /// The same file when it is portable, else its twin under `migrations/postgres/`
+    /// (a twin that only adds to the portable file says so in its first lines).
+    pub postgres: &'static str,
+}
+
+macro_rules! sql_file {
+    ($name:literal) => {
+        include_str!(concat!("../../migrations/", $name))
+    };
+}
+
+/// Every schema version, in order, compiled into the binary so the server needs
+/// no files beside it. `tests::every_migration_file_is_listed` keeps this list
+/// and the folders in step.
+pub const MIGRATIONS: &[Step] = &[
+    Step {
+        version: 1,
+        description: "schema",
+        sqlite: sql_file!("0001_schema.sql"),
+        postgres: sql_file!("postgres/0001_schema.sql"),
+    },
+    Step {
+        version: 2,
+        description: "migration checklist template",
+        sqlite: sql_file!("0002_checklist_template.sql"),
+        postgres: concat!(
+            include_str!("../../migrations/0002_checklist_template.sql"),
+            "\n",
+            include_str!("../../migrations/postgres/0002_checklist_template.sql"),
+        ),
+    },
+    Step {
+        version: 3,
+        description: "accounts",
+        sqlite: sql_file!("0003_accounts.sql"),
+        postgres: sql_file!("postgres/0003_accounts.sql"),
+    },
+    Step {
+        version: 4,
+        description: "job leases and runs",
+        sqlite: sql_file!("0004_jobs.sql"),
+        postgres: sql_file!("postgres/0004_jobs.sql"),
+    },
 ];
 
 #[derive(Debug)]
-struct Embedded;
+struct Embedded(Engine);
 
 impl MigrationSource<'static> for Embedded {
     fn resolve(
@@ -44,13 +116,17 @@ impl MigrationSource<'static> for Embedded {
         'static,
         std::result::Result<Vec<Migration>, sqlx::error::BoxDynError>,
     > {
-        Box::pin(async {
+        Box::pin(async move {
             Ok(MIGRATIONS
                 .iter()
-                .map(|&(version, description, sql)| {
+                .map(|step| {
+                    let sql = match self.0 {
+                        Engine::Sqlite => step.sqlite,
+                        Engine::Postgres => step.postgres,
+                    };
                     Migration::new(
-                        version,
-                        Cow::Borrowed(description),
+                        step.version,
+                        Cow::Borrowed(step.description),
                         MigrationType::Simple,
                         sql.into_sql_str(),
                         false,
@@ -61,48 +137,77 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
-/// A pooled connection to the app's database.
+/// Pool sizes and timeouts. The acquire timeout is how long a request waits for
+/// a connection before it answers 503, e.g. while PostgreSQL restarts.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A pooled connection to the app's database, and its change feed.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    engine: Engine,
+    bus: Arc<Bus>,
 }
 
 impl Db {
-    /// Connects to `url`, creating the SQLite file (and its folder) when missing,
-    /// and applies every pending migration.
+    /// Connects to `url` with the default pool settings. See [`Db::connect_with`].
     ///
     /// # Errors
     /// An unsupported URL, an unreachable database or a failed migration.
     pub async fn connect(url: &str) -> Result<Self> {
-        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            return Err(Error::Invalid(
-                "PostgreSQL is not supported by this build yet: use a sqlite: URL".into(),
-            ));
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Connects to `url`, creating the SQLite file (and its folder) when missing,
+    /// applies every pending migration (on PostgreSQL under an advisory lock, so
+    /// replicas starting together take turns) and starts the change feed.
+    ///
+    /// # Errors
+    /// An unsupported URL, an unreachable database or a failed migration.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let engine = Engine::of_url(url)?;
+        let options = match engine {
+            Engine::Sqlite => sqlite_options(url)?,
+            Engine::Postgres => AnyConnectOptions::from_str(url)?,
         }
-        if !url.starts_with("sqlite:") {
-            return Err(Error::Invalid(format!(
-                "database URL must start with sqlite: (got {:?})",
-                url.split(':').next().unwrap_or_default()
-            )));
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = options.get_filename().parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::Invalid(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
-        }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+        .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
-        let db = Self { pool };
+        let bus = Bus::start(engine, url, &pool).await?;
+        let db = Self {
+            pool,
+            engine,
+            bus: Arc::new(bus),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -112,14 +217,26 @@ impl Db {
     /// # Errors
     /// A migration that fails, or one that was changed after it ran.
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = Migrator::new(Embedded).await?;
+        let migrator = Migrator::new(Embedded(self.engine)).await?;
         migrator.run(&self.pool).await?;
         Ok(())
     }
 
     /// The pool, for the services in this crate.
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Which engine this is.
+    #[must_use]
+    pub const fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The change feed: publish here, subscribe here, on every replica.
+    #[must_use]
+    pub fn bus(&self) -> &Bus {
+        &self.bus
     }
 
     /// Answers whether the database responds (for `/healthz`).
@@ -131,10 +248,39 @@ impl Db {
         Ok(())
     }
 
-    /// Closes every connection (on shutdown), checkpointing the WAL.
+    /// Closes every connection (on shutdown), checkpointing SQLite's WAL.
     pub async fn close(&self) {
+        self.bus.stop();
         self.pool.close().await;
     }
+}
+
+/// SQLite options: the file is created (with its folder) when missing.
+fn sqlite_options(url: &str) -> Result<AnyConnectOptions> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() {
+        return Err(Error::Invalid("the sqlite: URL names no file".into()));
+    }
+    if path != ":memory:" {
+        if let Some(parent) = Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::Invalid(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(AnyConnectOptions::from_str(&format!(
+        "sqlite://{path}?{query}"
+    ))?)
 }
 
 #[cfg(test)]
@@ -143,21 +289,44 @@ mod tests {
 
     #[test]
     fn every_migration_file_is_listed() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .expect("migrations folder")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| {
-                std::path::Path::new(n)
-                    .extension()
-                    .is_some_and(|e| e == "sql")
-            })
-            .collect();
-        files.sort();
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let sql_files = |dir: &str| -> Vec<String> {
+            let mut files: Vec<String> = std::fs::read_dir(dir)
+                .expect("migrations folder")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .filter(|n| Path::new(n).extension().is_some_and(|e| e == "sql"))
+                .collect();
+            files.sort();
+            files
+        };
+        let files = sql_files(root);
         assert_eq!(files.len(), MIGRATIONS.len(), "migrations/ has {files:?}");
-        for (file, (version, _, _)) in files.iter().zip(MIGRATIONS) {
+        for (file, step) in files.iter().zip(MIGRATIONS) {
             let prefix: i64 = file[..4].parse().expect("NNNN_ prefix");
-            assert_eq!(prefix, *version, "{file} is out of order in MIGRATIONS");
+            assert_eq!(prefix, step.version, "{file} is out of order in MIGRATIONS");
+            let text = std::fs::read_to_string(format!("{root}/{file}")).expect("read");
+            assert_eq!(
+                step.sqlite, text,
+                "{file} is not SQLite's text of its version"
+            );
+            let twin = format!("{root}/postgres/{file}");
+            if let Ok(pg) = std::fs::read_to_string(&twin) {
+                assert!(
+                    step.postgres.contains(&pg),
+                    "{twin} is not used by its version"
+                );
+            } else {
+                assert_eq!(
+                    step.postgres, text,
+                    "{file} has no twin, so it must be portable"
+                );
+            }
+        }
+        for twin in sql_files(&format!("{root}/postgres")) {
+            assert!(
+                files.contains(&twin),
+                "postgres/{twin} has no portable file"
+            );
         }
     }
 
@@ -172,6 +341,11 @@ mod tests {
             .await
             .expect("pragma");
         assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(db.pool())
+            .await
+            .expect("pragma");
+        assert_eq!(fk, 1);
         db.close().await;
         assert!(path.exists());
         // A second start finds every migration applied and changes nothing.
@@ -185,9 +359,61 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_urls_it_cannot_serve() {
-        for url in ["postgres://localhost/x", "mysql://x", "nonsense"] {
+        for url in ["mysql://x", "nonsense", "sqlite://"] {
             let err = Db::connect(url).await.expect_err(url);
             assert!(matches!(err, Error::Invalid(_)), "{url}: {err:?}");
         }
+    }
+
+    /// On PostgreSQL (when the test run has one), several replicas starting at
+    /// once on an empty database all come up, and the schema is applied once.
+    #[tokio::test]
+    async fn replicas_starting_together_migrate_once() {
+        let Some(url) = crate::testing::postgres_database().await else {
+            return;
+        };
+        let starts = (0..4).map(|_| Db::connect(&url));
+        let dbs: Vec<Db> = futures_util::future::try_join_all(starts)
+            .await
+            .expect("every replica starts");
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(dbs[0].pool())
+            .await
+            .expect("count");
+        assert_eq!(applied, i64::try_from(MIGRATIONS.len()).expect("small"));
+        for db in dbs {
+            db.close().await;
+        }
+    }
+
+    /// Both engines end up with the same tables and columns: a query that runs
+    /// on one runs on the other.
+    #[tokio::test]
+    async fn both_engines_have_the_same_tables_and_columns() {
+        let Some(pg_url) = crate::testing::postgres_database().await else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lite = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .expect("sqlite");
+        let pg = Db::connect(&pg_url).await.expect("postgres");
+        let mut lite_cols: Vec<(String, String)> = sqlx::query_as(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '_sqlx%'",
+        )
+        .fetch_all(lite.pool())
+        .await
+        .expect("sqlite columns");
+        let mut pg_cols: Vec<(String, String)> = sqlx::query_as(
+            "SELECT table_name::TEXT, column_name::TEXT FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name NOT LIKE '\\_sqlx%'",
+        )
+        .fetch_all(pg.pool())
+        .await
+        .expect("postgres columns");
+        lite_cols.sort();
+        pg_cols.sort();
+        assert_eq!(lite_cols, pg_cols);
     }
 }

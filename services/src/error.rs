@@ -29,6 +29,10 @@ pub enum Error {
     /// The thing existed but is no more (a revoked or expired share link).
     #[error("{0}")]
     Gone(String),
+    /// Someone else is doing this right now (a job run holding its lease); the
+    /// message says who and since when.
+    #[error("{0}")]
+    Busy(String),
     /// The database could not be reached or answered an error.
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),

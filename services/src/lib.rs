@@ -7,9 +7,13 @@ pub mod auth;
 pub mod checklist;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod geo;
+pub mod jobs;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
-pub use db::Db;
+pub use db::{Db, Engine};
 pub use error::{Error, Result};
 
 /// The services the web layer needs, built once at start-up and cloned cheaply
@@ -20,17 +24,82 @@ pub struct Services {
     pub auth: auth::AuthService,
     pub checklist: checklist::ChecklistService,
     pub geo: geo::GeoService,
+    /// The scheduled jobs; `server` starts their loop, tests drive them by hand.
+    pub scheduler: jobs::Scheduler,
+}
+
+/// How often each built-in job runs.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// Pruning expired sessions and old sign-in failures.
+    pub housekeeping_every: std::time::Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            housekeeping_every: std::time::Duration::from_secs(600),
+        }
+    }
 }
 
 impl Services {
     /// Wires every service over one database handle.
     #[must_use]
     pub fn new(db: Db, auth: auth::AuthConfig) -> Self {
+        Self::with_jobs(db, auth, &JobSettings::default())
+    }
+
+    /// Wires every service, with the built-in jobs on `jobs`' timings.
+    #[must_use]
+    pub fn with_jobs(db: Db, auth: auth::AuthConfig, jobs: &JobSettings) -> Self {
+        let auth = auth::AuthService::new(db.clone(), auth, auth::Clock::default());
+        let housekeeping: jobs::JobFn = {
+            let auth = auth.clone();
+            std::sync::Arc::new(move |_ctx| {
+                let auth = auth.clone();
+                Box::pin(async move { auth.prune().await })
+            })
+        };
+        let scheduler = jobs::Scheduler::new(
+            jobs::Jobs::new(db.clone()),
+            vec![(
+                jobs::JobSpec {
+                    name: "housekeeping",
+                    interval: jobs.housekeeping_every,
+                    lease_ttl: std::time::Duration::from_secs(30),
+                },
+                housekeeping,
+            )],
+        );
         Self {
-            auth: auth::AuthService::new(db.clone(), auth, auth::Clock::default()),
+            auth,
             checklist: checklist::ChecklistService::new(db.clone()),
             geo: geo::GeoService::shipped(),
+            scheduler,
             db,
         }
     }
+}
+
+/// This process's name among the replicas: `host:pid`. Job leases record it, so
+/// a replica on the same host can tell a holder whose process is gone, and
+/// events carry it, so a test can tell which replica an event came from.
+#[must_use]
+pub fn replica_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("{}:{}", host_name(), std::process::id()))
+}
+
+/// The machine's host name (Linux), or `localhost` when it cannot be read.
+#[must_use]
+pub fn host_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned())
+    })
 }

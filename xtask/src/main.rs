@@ -4,10 +4,12 @@
 //! - `cargo xtask run`   install what is missing, build in release mode, serve on 127.0.0.1:3000
 //! - `cargo xtask test`  fmt, clippy (ssr and hydrate), Rust tests, then Playwright against a real server
 //! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
+//! - `cargo xtask pg`    a throwaway PostgreSQL cluster for running tests by hand
 //! - `cargo xtask bench` load the release server with `wrk` and report latency and throughput
 
 mod bench;
 mod build;
+mod pg;
 mod serve;
 mod tools;
 
@@ -33,6 +35,17 @@ fn run() -> Result<()> {
         Some("run") => serve::run(&ws, &args[1..]),
         Some("test") => test(&ws),
         Some("bench") => bench::run(&ws),
+        Some("pg") => {
+            let cluster = pg::Cluster::start(&ws)?;
+            eprintln!(
+                "xtask: {}={} (ctrl-c stops and removes it)",
+                services_test_var(),
+                cluster.admin_url()
+            );
+            loop {
+                std::thread::park();
+            }
+        }
         Some("build") => {
             let profile = if args.iter().any(|a| a == "--release") {
                 build::Profile::Release
@@ -46,7 +59,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency"
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
             );
             std::process::exit(2);
         }
@@ -129,6 +142,11 @@ pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
+/// The variable that points the Rust tests at PostgreSQL (`services::testing`).
+const fn services_test_var() -> &'static str {
+    "SWITCHBOARD_TEST_POSTGRES"
+}
+
 fn test(ws: &Workspace) -> Result<()> {
     let total = Instant::now();
     tools::ensure_build_tools(ws)?;
@@ -160,12 +178,23 @@ fn test(ws: &Workspace) -> Result<()> {
             ]),
         )
     })?;
-    timed("cargo test", || {
+    timed("cargo test (SQLite)", || {
         sh(
             ws,
             Command::new(cargo()).args(["test", "--workspace", "--exclude", "frontend"]),
         )
     })?;
+    {
+        let cluster = timed("throwaway PostgreSQL", || pg::Cluster::start(ws))?;
+        timed("cargo test (PostgreSQL)", || {
+            sh(
+                ws,
+                Command::new(cargo())
+                    .args(["test", "--workspace", "--exclude", "frontend"])
+                    .env(services_test_var(), cluster.admin_url()),
+            )
+        })?;
+    }
     build::site(ws)?;
     build::server(ws, build::Profile::Dev)?;
     tools::ensure_browser_tools(ws)?;

@@ -122,13 +122,17 @@ fn packages_match(lock: &[u8], installed: &[u8]) -> bool {
     matches!((parse(lock), parse(installed)), (Some(a), Some(b)) if a == b)
 }
 
-pub(crate) fn apt_install(ws: &Workspace, packages: &[&str]) -> Result<()> {
-    let root = Command::new("id")
+/// Whether this process runs as root (it may install packages).
+pub(crate) fn is_root() -> bool {
+    Command::new("id")
         .arg("-u")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    if !root {
+        .unwrap_or(false)
+}
+
+pub(crate) fn apt_install(ws: &Workspace, packages: &[&str]) -> Result<()> {
+    if !is_root() {
         bail!(
             "{} missing: install it (Debian: sudo apt-get install {})",
             packages.join(", "),

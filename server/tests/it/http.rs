@@ -200,7 +200,8 @@ fn a_failing_query_gives_503_and_a_readable_page() {
         let app = app().await;
         let token = staff(&app).await;
         // Break the checklist's table behind the app's back.
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", app.db_path().display()))
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&app.db_url)
             .await
             .expect("second connection");
         sqlx::query("DROP TABLE checklist_template_item")

@@ -1,7 +1,7 @@
 //! A real app over a real SQLite file in a temporary folder, driven in process
 //! with `oneshot`, plus users of every role signed in through `POST /login`.
 
-use std::{future::Future, path::PathBuf, sync::LazyLock};
+use std::{future::Future, sync::LazyLock};
 
 use axum::{
     body::Body,
@@ -36,9 +36,11 @@ pub(crate) const ORIGIN: &str = "http://switchboard.test";
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
 pub(crate) struct TestApp {
-    pub(crate) dir: tempfile::TempDir,
+    pub(crate) _dir: tempfile::TempDir,
     pub(crate) router: Router,
     pub(crate) state: AppState,
+    /// The test's own database: a SQLite file in `dir`, or a PostgreSQL database.
+    pub(crate) db_url: String,
 }
 
 pub(crate) struct Reply {
@@ -67,10 +69,13 @@ pub(crate) async fn app() -> TestApp {
     )
     .expect("js");
     std::fs::write(site.join("pkg/switchboard.js.gz"), b"gz-bytes").expect("gz");
+    let db_url = services::testing::database_url(dir.path()).await;
     let config = Config::from_args([
         "switchboard",
         "--data-dir",
         dir.path().to_str().expect("utf-8"),
+        "--database-url",
+        &db_url,
         "--site-root",
         site.to_str().expect("utf-8"),
     ])
@@ -87,15 +92,12 @@ pub(crate) async fn app() -> TestApp {
     TestApp {
         router: server::routes::router(state.clone()),
         state,
-        dir,
+        _dir: dir,
+        db_url,
     }
 }
 
 impl TestApp {
-    pub(crate) fn db_path(&self) -> PathBuf {
-        self.dir.path().join("switchboard.db")
-    }
-
     /// Sends a request; `cookie` is a session token; same-origin unless `origin` says otherwise.
     pub(crate) async fn send(
         &self,

@@ -49,7 +49,7 @@ impl AuthService {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (at, actor_id, actor_name, action, target, detail, client_addr) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(self.clock.now())
         .bind(actor_id)
@@ -60,6 +60,12 @@ impl AuthService {
         .bind(&client.addr)
         .execute(self.db.pool())
         .await?;
+        // Live pages learn of it; the log itself is already safe, so a feed
+        // that cannot publish (database gone a moment later) is only a warning.
+        let event = serde_json::json!({ "action": action, "target": target, "actor": actor_name });
+        if let Err(e) = self.db.bus().publish("audit", event).await {
+            tracing::warn!("audit event not published: {e}");
+        }
         Ok(())
     }
 
@@ -70,7 +76,7 @@ impl AuthService {
     pub async fn list_audit(&self, who: &Principal, limit: u32) -> Result<Vec<AuditEntry>> {
         who.require(Permission::ViewAudit)?;
         let rows = sqlx::query(
-            "SELECT at, actor_name, action, target, detail, client_addr FROM audit_log ORDER BY id DESC LIMIT ?",
+            "SELECT at, actor_name, action, target, detail, client_addr FROM audit_log ORDER BY id DESC LIMIT $1",
         )
         .bind(i64::from(limit.min(1000)))
         .fetch_all(self.db.pool())

@@ -209,7 +209,7 @@ impl AuthService {
         let now = self.clock.now();
         let res = sqlx::query(
             "INSERT INTO app_user (username, display_name, role, password_hash, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(username)
         .bind(display_name)
@@ -249,7 +249,7 @@ impl AuthService {
         self.check_throttle(&keys, now).await?;
 
         let row = sqlx::query(
-            "SELECT id, username, display_name, role, password_hash, disabled FROM app_user WHERE username = ?",
+            "SELECT id, username, display_name, role, password_hash, disabled FROM app_user WHERE username = $1",
         )
         .bind(username)
         .fetch_optional(self.db.pool())
@@ -257,7 +257,7 @@ impl AuthService {
         let verified = match &row {
             Some(r) => {
                 let hash: String = r.try_get("password_hash")?;
-                let disabled: bool = r.try_get("disabled")?;
+                let disabled = r.try_get::<i64, _>("disabled")? != 0;
                 password::verify(password, &hash).await? && !disabled
             }
             None => {
@@ -268,7 +268,7 @@ impl AuthService {
         };
         let Some(row) = row.filter(|_| verified) else {
             for key in &keys {
-                sqlx::query("INSERT INTO login_failure (key, at) VALUES (?, ?)")
+                sqlx::query("INSERT INTO login_failure (key, at) VALUES ($1, $2)")
                     .bind(key)
                     .bind(now)
                     .execute(self.db.pool())
@@ -278,7 +278,7 @@ impl AuthService {
                 .await?;
             return Err(Error::LoginFailed);
         };
-        sqlx::query("DELETE FROM login_failure WHERE key = ?")
+        sqlx::query("DELETE FROM login_failure WHERE key = $1")
             .bind(&keys[0])
             .execute(self.db.pool())
             .await?;
@@ -287,7 +287,7 @@ impl AuthService {
         let expires = now + secs(self.config.absolute_timeout);
         sqlx::query(
             "INSERT INTO app_session (id, user_id, created_at, last_seen_at, expires_at, client_addr, user_agent) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(token_hash(&token))
         .bind(me.id)
@@ -313,14 +313,38 @@ impl AuthService {
         })
     }
 
+    /// Housekeeping: deletes expired sessions, idle sessions and sign-in
+    /// failures older than the throttle window. Returns what it removed.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn prune(&self) -> Result<String> {
+        let now = self.clock.now();
+        let sessions =
+            sqlx::query("DELETE FROM app_session WHERE expires_at <= $1 OR last_seen_at <= $2")
+                .bind(now)
+                .bind(now - secs(self.config.idle_timeout))
+                .execute(self.db.pool())
+                .await?
+                .rows_affected();
+        let failures = sqlx::query("DELETE FROM login_failure WHERE at < $1")
+            .bind(now - secs(self.config.failure_window))
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        Ok(format!(
+            "removed {sessions} expired session(s) and {failures} old sign-in failure(s)"
+        ))
+    }
+
     async fn check_throttle(&self, keys: &[String], now: i64) -> Result<()> {
         let since = now - secs(self.config.failure_window);
-        sqlx::query("DELETE FROM login_failure WHERE at < ?")
+        sqlx::query("DELETE FROM login_failure WHERE at < $1")
             .bind(since)
             .execute(self.db.pool())
             .await?;
         for key in keys {
-            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failure WHERE key = ? AND at >= ?")
+            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failure WHERE key = $1 AND at >= $2")
                 .bind(key)
                 .bind(since)
                 .fetch_one(self.db.pool())
@@ -347,7 +371,7 @@ impl AuthService {
         let id = token_hash(token);
         let row = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.role, u.disabled, s.last_seen_at, s.expires_at \
-             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.id = ?",
+             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.id = $1",
         )
         .bind(&id)
         .fetch_optional(self.db.pool())
@@ -357,9 +381,9 @@ impl AuthService {
         };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         let expires: i64 = row.try_get("expires_at")?;
-        let disabled: bool = row.try_get("disabled")?;
+        let disabled = row.try_get::<i64, _>("disabled")? != 0;
         if disabled || now >= expires || now - last_seen >= secs(self.config.idle_timeout) {
-            sqlx::query("DELETE FROM app_session WHERE id = ?")
+            sqlx::query("DELETE FROM app_session WHERE id = $1")
                 .bind(&id)
                 .execute(self.db.pool())
                 .await?;
@@ -367,7 +391,7 @@ impl AuthService {
         }
         // Touch at most once a minute: reads stay reads.
         if now - last_seen >= 60 {
-            sqlx::query("UPDATE app_session SET last_seen_at = ? WHERE id = ?")
+            sqlx::query("UPDATE app_session SET last_seen_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(&id)
                 .execute(self.db.pool())
@@ -382,7 +406,7 @@ impl AuthService {
     /// Database errors.
     pub async fn logout(&self, token: &str, client: &Client) -> Result<()> {
         let who = self.session(token).await?;
-        sqlx::query("DELETE FROM app_session WHERE id = ?")
+        sqlx::query("DELETE FROM app_session WHERE id = $1")
             .bind(token_hash(token))
             .execute(self.db.pool())
             .await?;
@@ -420,7 +444,7 @@ impl AuthService {
         let now = self.clock.now();
         let rows = sqlx::query(
             "SELECT u.id, u.username, u.display_name, u.role, u.disabled, u.created_at, \
-             (SELECT COUNT(*) FROM app_session s WHERE s.user_id = u.id AND s.expires_at > ?) AS sessions \
+             (SELECT COUNT(*) FROM app_session s WHERE s.user_id = u.id AND s.expires_at > $1) AS sessions \
              FROM app_user u ORDER BY u.username",
         )
         .bind(now)
@@ -434,7 +458,7 @@ impl AuthService {
                     username: r.try_get("username")?,
                     display_name: r.try_get("display_name")?,
                     role: stored_role(&role)?,
-                    disabled: r.try_get("disabled")?,
+                    disabled: r.try_get::<i64, _>("disabled")? != 0,
                     created_at: format_time(r.try_get("created_at")?),
                     active_sessions: r.try_get("sessions")?,
                 })
@@ -461,7 +485,7 @@ impl AuthService {
             ));
         }
         let name = self.username_of(user_id).await?;
-        sqlx::query("UPDATE app_user SET role = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE app_user SET role = $1, updated_at = $2 WHERE id = $3")
             .bind(role.as_str())
             .bind(self.clock.now())
             .bind(user_id)
@@ -487,7 +511,7 @@ impl AuthService {
         let password = password::random_password()?;
         let hash = password::hash(&password).await?;
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query("UPDATE app_user SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE app_user SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(self.clock.now())
             .bind(user_id)
@@ -517,8 +541,8 @@ impl AuthService {
         }
         let name = self.username_of(user_id).await?;
         let mut tx = self.db.pool().begin().await?;
-        sqlx::query("UPDATE app_user SET disabled = ?, updated_at = ? WHERE id = ?")
-            .bind(disabled)
+        sqlx::query("UPDATE app_user SET disabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(disabled))
             .bind(self.clock.now())
             .bind(user_id)
             .execute(&mut *tx)
@@ -543,7 +567,7 @@ impl AuthService {
         who.require(Permission::ManageUsers)?;
         let rows = sqlx::query(
             "SELECT s.id, u.username, s.created_at, s.last_seen_at, s.client_addr, s.user_agent \
-             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.expires_at > ? \
+             FROM app_session s JOIN app_user u ON u.id = s.user_id WHERE s.expires_at > $1 \
              ORDER BY s.last_seen_at DESC LIMIT 200",
         )
         .bind(self.clock.now())
@@ -573,7 +597,7 @@ impl AuthService {
         if handle.len() != 12 || !handle.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(Error::Invalid("not a session handle".into()));
         }
-        let n = sqlx::query("DELETE FROM app_session WHERE substr(id, 1, 12) = ?")
+        let n = sqlx::query("DELETE FROM app_session WHERE substr(id, 1, 12) = $1")
             .bind(handle)
             .execute(self.db.pool())
             .await?
@@ -585,7 +609,7 @@ impl AuthService {
     }
 
     async fn username_of(&self, user_id: i64) -> Result<String> {
-        sqlx::query_scalar("SELECT username FROM app_user WHERE id = ?")
+        sqlx::query_scalar("SELECT username FROM app_user WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.db.pool())
             .await?
@@ -593,7 +617,7 @@ impl AuthService {
     }
 }
 
-fn me_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Me> {
+fn me_from_row(row: &sqlx::any::AnyRow) -> Result<Me> {
     let role: String = row.try_get("role")?;
     Ok(Me {
         id: row.try_get("id")?,
@@ -608,8 +632,8 @@ fn stored_role(name: &str) -> Result<Role> {
 }
 
 /// Ends every session of a user; answers how many there were.
-async fn delete_sessions_of<'e>(ex: impl sqlx::SqliteExecutor<'e>, user_id: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM app_session WHERE user_id = ?")
+async fn delete_sessions_of<'e>(ex: impl sqlx::any::AnyExecutor<'e>, user_id: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM app_session WHERE user_id = $1")
         .bind(user_id)
         .execute(ex)
         .await?

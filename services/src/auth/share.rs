@@ -56,7 +56,7 @@ impl AuthService {
         let now = self.clock.now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO share_link (token_hash, selection, label, created_by, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(token_hash(&token))
         .bind(selection)
@@ -78,7 +78,7 @@ impl AuthService {
     /// or expired link; database errors.
     pub async fn open_share_link(&self, token: &str) -> Result<ShareGrant> {
         let row = sqlx::query(
-            "SELECT id, selection, label, expires_at, revoked_at FROM share_link WHERE token_hash = ?",
+            "SELECT id, selection, label, expires_at, revoked_at FROM share_link WHERE token_hash = $1",
         )
         .bind(token_hash(token))
         .fetch_optional(self.db.pool())
@@ -101,7 +101,7 @@ impl AuthService {
         }
         let id: i64 = row.try_get("id")?;
         sqlx::query(
-            "UPDATE share_link SET open_count = open_count + 1, last_opened_at = ? WHERE id = ?",
+            "UPDATE share_link SET open_count = open_count + 1, last_opened_at = $1 WHERE id = $2",
         )
         .bind(now)
         .bind(id)
@@ -159,12 +159,12 @@ impl AuthService {
     /// Permission, unknown link; database errors.
     pub async fn revoke_share_link(&self, who: &Principal, client: &Client, id: i64) -> Result<()> {
         who.require(Permission::ManageShareLinks)?;
-        let label: String = sqlx::query_scalar("SELECT label FROM share_link WHERE id = ?")
+        let label: String = sqlx::query_scalar("SELECT label FROM share_link WHERE id = $1")
             .bind(id)
             .fetch_optional(self.db.pool())
             .await?
             .ok_or_else(|| Error::NotFound(format!("share link {id}")))?;
-        sqlx::query("UPDATE share_link SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE share_link SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(self.clock.now())
             .bind(id)
             .execute(self.db.pool())

@@ -13,9 +13,8 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .expect("db");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
     let auth = AuthService::new(db.clone(), AuthConfig::default(), Clock::default());
     Fixture {
         _dir: dir,
@@ -435,4 +434,44 @@ async fn share_links_open_expire_and_revoke() {
         .create_share_link(&staff, &c, "uk", "  ", None)
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn housekeeping_prunes_idle_sessions_and_old_failures_and_keeps_live_ones() {
+    let f = fixture().await;
+    add(&f, "ann", Role::Staff).await;
+    add(&f, "bob", Role::Staff).await;
+    let idle = f
+        .auth
+        .login("ann", "correct horse battery", &client("10.0.0.1"))
+        .await
+        .expect("login");
+    let _ = f.auth.login("ann", "wrong", &client("10.0.0.1")).await;
+    f.auth.clock().advance(Duration::from_secs(8 * 3600));
+    let summary = f.auth.prune().await.expect("prune");
+    // One failure is counted per account and one per address.
+    assert_eq!(
+        summary,
+        "removed 1 expired session(s) and 2 old sign-in failure(s)"
+    );
+    assert_eq!(
+        f.auth.session(&idle.token).await.expect("lookup"),
+        Principal::Anonymous
+    );
+    let fresh = f
+        .auth
+        .login("bob", "correct horse battery", &client("10.0.0.2"))
+        .await
+        .expect("login");
+    let mut rx = f.db.bus().subscribe();
+    let summary = f.auth.prune().await.expect("prune again");
+    assert_eq!(
+        summary,
+        "removed 0 expired session(s) and 0 old sign-in failure(s)"
+    );
+    assert!(matches!(
+        f.auth.session(&fresh.token).await,
+        Ok(Principal::User(_))
+    ));
+    assert!(rx.try_recv().is_err(), "pruning is not an audited change");
 }

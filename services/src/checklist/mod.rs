@@ -30,7 +30,7 @@ impl ChecklistService {
     pub async fn template(&self, slug: &str) -> Result<Template> {
         let pool = self.db.pool();
         let head =
-            sqlx::query("SELECT id, name, description FROM checklist_template WHERE slug = ?")
+            sqlx::query("SELECT id, name, description FROM checklist_template WHERE slug = $1")
                 .bind(slug)
                 .fetch_optional(pool)
                 .await?
@@ -39,7 +39,7 @@ impl ChecklistService {
 
         let sections = sqlx::query(
             "SELECT id, slug, title, summary FROM checklist_template_section \
-             WHERE template_id = ? ORDER BY position",
+             WHERE template_id = $1 ORDER BY position",
         )
         .bind(template_id)
         .fetch_all(pool)
@@ -48,7 +48,7 @@ impl ChecklistService {
             "SELECT i.id, i.section_id, i.text, i.guidance, i.automated_check \
              FROM checklist_template_item i \
              JOIN checklist_template_section s ON s.id = i.section_id \
-             WHERE s.template_id = ? ORDER BY i.section_id, i.position",
+             WHERE s.template_id = $1 ORDER BY i.section_id, i.position",
         )
         .bind(template_id)
         .fetch_all(pool)
@@ -95,7 +95,7 @@ mod tests {
 
     async fn db() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let url = crate::testing::database_url(dir.path()).await;
         let db = Db::connect(&url).await.expect("connect");
         (dir, db)
     }
