@@ -45,7 +45,7 @@ pub async fn stream(
     // Say hello first, so a client (and a test) knows the feed is open.
     let hello = Event::default()
         .event("hello")
-        .data(services::replica_id().to_owned());
+        .data(services::replica_id());
     let events =
         futures_util::stream::unfold((rx, who, Some(hello)), |(mut rx, who, hello)| async move {
             if let Some(hello) = hello {

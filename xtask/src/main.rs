@@ -4,12 +4,14 @@
 //! - `cargo xtask run`   install what is missing, build in release mode, serve on 127.0.0.1:3000
 //! - `cargo xtask test`  fmt, clippy (ssr and hydrate), Rust tests, then Playwright against a real server
 //! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
+//! - `cargo xtask replicas` only the 3-replicas-on-PostgreSQL-behind-HAProxy scenario
 //! - `cargo xtask pg`    a throwaway PostgreSQL cluster for running tests by hand
 //! - `cargo xtask bench` load the release server with `wrk` and report latency and throughput
 
 mod bench;
 mod build;
 mod pg;
+mod replicas;
 mod serve;
 mod tools;
 
@@ -34,6 +36,13 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => serve::run(&ws, &args[1..]),
         Some("test") => test(&ws),
+        Some("replicas") => {
+            tools::ensure_build_tools(&ws)?;
+            build::site(&ws)?;
+            build::server(&ws, build::Profile::Dev)?;
+            let cluster = pg::Cluster::start(&ws)?;
+            replicas::replica_tests(&ws, &cluster)
+        }
         Some("bench") => bench::run(&ws),
         Some("pg") => {
             let cluster = pg::Cluster::start(&ws)?;
@@ -59,7 +68,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency\n  replicas           only the scenario of 3 replicas on PostgreSQL behind HAProxy\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
             );
             std::process::exit(2);
         }
@@ -184,21 +193,23 @@ fn test(ws: &Workspace) -> Result<()> {
             Command::new(cargo()).args(["test", "--workspace", "--exclude", "frontend"]),
         )
     })?;
-    {
-        let cluster = timed("throwaway PostgreSQL", || pg::Cluster::start(ws))?;
-        timed("cargo test (PostgreSQL)", || {
-            sh(
-                ws,
-                Command::new(cargo())
-                    .args(["test", "--workspace", "--exclude", "frontend"])
-                    .env(services_test_var(), cluster.admin_url()),
-            )
-        })?;
-    }
+    let cluster = timed("throwaway PostgreSQL", || pg::Cluster::start(ws))?;
+    timed("cargo test (PostgreSQL)", || {
+        sh(
+            ws,
+            Command::new(cargo())
+                .args(["test", "--workspace", "--exclude", "frontend"])
+                .env(services_test_var(), cluster.admin_url()),
+        )
+    })?;
     build::site(ws)?;
     build::server(ws, build::Profile::Dev)?;
     tools::ensure_browser_tools(ws)?;
     serve::browser_tests(ws)?;
+    timed("replicas on PostgreSQL behind HAProxy", || {
+        replicas::replica_tests(ws, &cluster)
+    })?;
+    drop(cluster);
     eprintln!(
         "xtask: every check passed in {:.0} s",
         total.elapsed().as_secs_f64()

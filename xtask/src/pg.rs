@@ -2,10 +2,7 @@
 //! a temporary folder, `postgres` on a free loopback port, everything removed
 //! when dropped. No system service is started or touched.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context as _, Result};
 
@@ -133,6 +130,32 @@ impl Cluster {
         ))
     }
 
+    /// Runs `sql` in `database` with psql; the rows, one per line, `|` between fields.
+    pub(crate) fn query(&self, database: &str, sql: &str) -> Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .output()
+            .context("psql")?;
+        if !out.status.success() {
+            bail!(
+                "psql: {}: {}",
+                sql,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     pub(crate) fn start_server(&self) -> Result<()> {
         let opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
@@ -207,10 +230,6 @@ impl Cluster {
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             )
         }
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.dir.path()
     }
 }
 

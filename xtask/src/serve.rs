@@ -37,9 +37,21 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(bin: &Path, site: &Path, data_dir: &Path, log: &Path) -> Result<Self> {
+        Self::start_with(bin, site, data_dir, log, &[])
+    }
+
+    /// As [`Server::start`], with more arguments (a database URL, say).
+    pub(crate) fn start_with(
+        bin: &Path,
+        site: &Path,
+        data_dir: &Path,
+        log: &Path,
+        extra: &[&str],
+    ) -> Result<Self> {
         let addr = free_port()?;
         let log = std::fs::File::create(log)?;
         let child = Command::new(bin)
+            .args(extra)
             .arg("--bind")
             .arg(addr.to_string())
             .arg("--data-dir")
@@ -68,6 +80,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!("the server was not ready within 60 s")
+    }
+
+    /// The process id (for `kill -9` in the replica tests).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGTERM and wait for a graceful exit; true when it exited cleanly in time.
@@ -162,7 +179,7 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
     Ok(())
 }
 
-fn random_password() -> Result<String> {
+pub(crate) fn random_password() -> Result<String> {
     let mut bytes = [0u8; 12];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
@@ -170,7 +187,20 @@ fn random_password() -> Result<String> {
 
 /// `switchboard user add ... --password-stdin`.
 fn add_user(bin: &Path, data: &Path, user: &str, role: &str, password: &str) -> Result<()> {
+    add_user_with(bin, data, &[], user, role, password)
+}
+
+/// As `add_user`, with more arguments before the subcommand (a database URL).
+pub(crate) fn add_user_with(
+    bin: &Path,
+    data: &Path,
+    extra: &[&str],
+    user: &str,
+    role: &str,
+    password: &str,
+) -> Result<()> {
     let mut child = Command::new(bin)
+        .args(extra)
         .args([
             "user",
             "add",

@@ -1,0 +1,471 @@
+//! Three replicas on a real PostgreSQL behind a real HAProxy, all on loopback:
+//! sessions hold across replicas, a change through one replica reaches a live
+//! page on another, concurrent writes through different replicas all land, a
+//! job runs once per interval across the processes, PostgreSQL going away
+//! gives a clear 503 and recovery needs no one, and `kill -9` of a replica
+//! costs no request.
+
+use std::{
+    collections::BTreeSet,
+    io::{Read as _, Write as _},
+    net::{SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context as _, Result};
+
+use crate::{
+    pg::Cluster,
+    serve::{add_user_with, free_port, random_password, Server},
+    tools, Workspace,
+};
+
+/// How often the replicas' housekeeping job is due, in seconds.
+const JOB_EVERY: u64 = 2;
+
+/// A reply to a bare HTTP/1.0 request.
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    head: String,
+    pub(crate) body: String,
+}
+
+impl Reply {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// One HTTP/1.0 request (the server closes the connection after the reply,
+/// so no chunked bodies). Non-GET requests carry our own Origin, as pages do.
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> Result<Reply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .with_context(|| format!("connect {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    if method != "GET" {
+        req.push_str(&format!("Origin: http://{addr}\r\n"));
+    }
+    if let Some(c) = cookie {
+        req.push_str(&format!("Cookie: sb_session={c}\r\n"));
+    }
+    if let Some(body) = form {
+        req.push_str(&format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    } else {
+        req.push_str("\r\n");
+    }
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("bad reply from {addr}{path}: {head:?}"))?;
+    Ok(Reply {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
+/// Signs in with the form, as a browser does; the session cookie's value.
+pub(crate) fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Result<String> {
+    let reply = request(
+        addr,
+        "POST",
+        "/login",
+        None,
+        Some(&format!("username={user}&password={password}&next=/")),
+    )?;
+    let cookie = reply
+        .header("set-cookie")
+        .and_then(|c| c.strip_prefix("sb_session="))
+        .and_then(|c| c.split(';').next())
+        .filter(|c| !c.is_empty())
+        .with_context(|| format!("sign-in as {user} set no session ({})", reply.status))?;
+    Ok(cookie.to_owned())
+}
+
+/// HAProxy in the foreground, stopped when dropped.
+struct Haproxy {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn haproxy_bin(ws: &Workspace) -> Result<PathBuf> {
+    let bin = PathBuf::from("/usr/sbin/haproxy");
+    if !bin.exists() {
+        tools::apt_install(ws, &["haproxy"])?;
+    }
+    Ok(bin)
+}
+
+/// The configuration the deployment guide recommends, on loopback ports.
+fn haproxy_config(front: SocketAddr, backends: &[SocketAddr]) -> String {
+    let servers: String = backends
+        .iter()
+        .enumerate()
+        .map(|(i, a)| format!("    server r{} {a} check inter 2000 fall 3 rise 2\n", i + 1))
+        .collect();
+    format!(
+        "global\n    maxconn 4096\n\
+         defaults\n    mode http\n    option httplog\n    option forwardfor\n    option redispatch\n    retries 3\n\
+         \x20   timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n    timeout http-keep-alive 5s\n\
+         frontend web\n    bind {front}\n    default_backend switchboard\n\
+         backend switchboard\n    balance leastconn\n    option httpchk GET /healthz\n    http-check expect status 200\n{servers}"
+    )
+}
+
+fn start_haproxy(ws: &Workspace, dir: &Path, backends: &[SocketAddr]) -> Result<Haproxy> {
+    let bin = haproxy_bin(ws)?;
+    let front = free_port()?;
+    let cfg = dir.join("haproxy.cfg");
+    std::fs::write(&cfg, haproxy_config(front, backends))?;
+    let log = std::fs::File::create(dir.join("haproxy.log"))?;
+    let child = Command::new(bin)
+        .arg("-db")
+        .arg("-f")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting haproxy")?;
+    let proxy = Haproxy { child, addr: front };
+    wait_for(Duration::from_secs(20), "HAProxy to serve /healthz", || {
+        Ok(request(front, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200))
+    })?;
+    Ok(proxy)
+}
+
+fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> Result<bool>) -> Result<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ok()? {
+            return Ok(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("gave up waiting {limit:?} for {what}")
+}
+
+/// Reads a server-sent event stream until `needle` appears (or `limit`).
+fn stream_until(
+    addr: SocketAddr,
+    cookie: &str,
+    hello: impl FnOnce() -> Result<()>,
+    needle: &str,
+) -> Result<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_millis(200)))?;
+    write!(
+        s,
+        "GET /api/events HTTP/1.0\r\nHost: {addr}\r\nCookie: sb_session={cookie}\r\n\r\n"
+    )?;
+    let mut seen = String::new();
+    let mut hello = Some(hello);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => bail!("the event stream closed: {seen}"),
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => return Err(e.into()),
+        }
+        if seen.contains("event: hello") {
+            if let Some(h) = hello.take() {
+                h()?;
+            }
+        }
+        if let Some(at) = seen.find(needle) {
+            return Ok(seen[at..].lines().next().unwrap_or_default().to_owned());
+        }
+    }
+    bail!("no {needle:?} on the event stream within 15 s; got: {seen}")
+}
+
+fn replica_id(addr: SocketAddr) -> Result<String> {
+    let reply = request(addr, "GET", "/healthz", None, None)?;
+    let v: serde_json::Value = serde_json::from_str(&reply.body)?;
+    v["replica"]
+        .as_str()
+        .map(str::to_owned)
+        .context("/healthz names no replica")
+}
+
+/// Runs the scenario; every step prints what it measured.
+pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
+    let bin = ws.target.join("debug/switchboard");
+    let scratch = ws.target.join("replicas");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch)?;
+    let db_url = cluster.database("switchboard_replicas")?;
+    let db_arg = ["--database-url", db_url.as_str()];
+    let staff_pw = random_password()?;
+    let admin_pw = random_password()?;
+    add_user_with(&bin, &scratch, &db_arg, "staff", "staff", &staff_pw)?;
+    add_user_with(&bin, &scratch, &db_arg, "boss", "admin", &admin_pw)?;
+
+    let every = JOB_EVERY.to_string();
+    let args = [
+        "--database-url",
+        &db_url,
+        "--housekeeping-every",
+        &every,
+        "--trust-forwarded-for",
+    ];
+    let mut replicas = Vec::new();
+    for i in 1..=3 {
+        let log = scratch.join(format!("replica{i}.log"));
+        let data = scratch.join(format!("data{i}"));
+        let server = Server::start_with(&bin, &ws.site(), &data, &log, &args)
+            .with_context(|| format!("replica {i} (log: {})", log.display()))?;
+        replicas.push(server);
+    }
+    let addrs: Vec<SocketAddr> = replicas.iter().map(|r| r.addr).collect();
+    let proxy = start_haproxy(ws, &scratch, &addrs)?;
+    let front = proxy.addr;
+    eprintln!(
+        "xtask: 3 replicas on PostgreSQL behind HAProxy at http://{front} (logs: {})",
+        scratch.display()
+    );
+
+    // 1. One sign-in through the balancer; the session holds on every replica.
+    let staff = sign_in(front, "staff", &staff_pw)?;
+    let mut served_by = BTreeSet::new();
+    for _ in 0..12 {
+        let r = request(front, "GET", "/checklist", Some(&staff), None)?;
+        ensure!(
+            r.status == 200,
+            "GET /checklist through HAProxy: {} {}",
+            r.status,
+            r.body
+        );
+        served_by.insert(r.header("x-switchboard-replica").unwrap_or("?").to_owned());
+    }
+    ensure!(
+        served_by.len() == 3,
+        "requests did not spread over 3 replicas: {served_by:?}"
+    );
+    eprintln!("xtask: replicas: 12 signed-in page loads, all 200, served by all 3 replicas");
+
+    // 2. A change through replica 1 reaches a live feed on replica 2.
+    let boss = sign_in(front, "boss", &admin_pw)?;
+    let origin = replica_id(addrs[0])?;
+    let started = Instant::now();
+    let line = stream_until(
+        addrs[1],
+        &boss,
+        || {
+            let r = request(
+                addrs[0],
+                "POST",
+                "/api/shares/create",
+                Some(&staff),
+                Some("selection=east&label=Across+replicas"),
+            )?;
+            ensure!(
+                r.status == 200,
+                "share through replica 1: {} {}",
+                r.status,
+                r.body
+            );
+            Ok(())
+        },
+        "share.create",
+    )?;
+    ensure!(
+        line.contains(&origin),
+        "the event did not come from replica 1: {line}"
+    );
+    eprintln!(
+        "xtask: replicas: a change through replica 1 reached replica 2's live feed in {} ms",
+        started.elapsed().as_millis()
+    );
+
+    // 3. Concurrent writes through different replicas all land.
+    let before: i64 = cluster
+        .query("switchboard_replicas", "SELECT COUNT(*) FROM share_link")?
+        .parse()?;
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let staff = staff.clone();
+            std::thread::spawn(move || -> Result<()> {
+                for i in 0..5 {
+                    let r = request(
+                        front,
+                        "POST",
+                        "/api/shares/create",
+                        Some(&staff),
+                        Some(&format!("selection=east&label=w{w}-{i}")),
+                    )?;
+                    ensure!(r.status == 200, "write w{w}-{i}: {} {}", r.status, r.body);
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+    }
+    let after: i64 = cluster
+        .query("switchboard_replicas", "SELECT COUNT(*) FROM share_link")?
+        .parse()?;
+    ensure!(
+        after == before + 30,
+        "30 concurrent writes, {} landed",
+        after - before
+    );
+    eprintln!("xtask: replicas: 30 concurrent writes through HAProxy, 30 stored");
+
+    // 4. The housekeeping job: once per interval across the three processes.
+    let runs_sql = "SELECT started_ms, COALESCE(finished_ms, -1), holder, outcome FROM job_run \
+                    WHERE job = 'housekeeping' ORDER BY started_ms";
+    wait_for(Duration::from_secs(30), "4 housekeeping runs", || {
+        Ok(cluster
+            .query("switchboard_replicas", runs_sql)?
+            .lines()
+            .count()
+            >= 4)
+    })?;
+    let runs = cluster.query("switchboard_replicas", runs_sql)?;
+    let rows: Vec<(i64, i64, String)> = runs
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.parse().ok()?,
+                (*f.get(2)?).to_owned(),
+            ))
+        })
+        .collect();
+    for w in rows.windows(2) {
+        let ((s0, f0, _), (s1, _, _)) = (&w[0], &w[1]);
+        ensure!(*f0 >= 0 && f0 <= s1, "runs overlap: {runs}");
+        ensure!(
+            s1 - s0 >= 1000 * i64::try_from(JOB_EVERY)?,
+            "ran twice within an interval: {runs}"
+        );
+    }
+    let holders: BTreeSet<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    eprintln!(
+        "xtask: replicas: {} housekeeping runs, none overlapping, starts >= {JOB_EVERY} s apart, run by {} replica(s)",
+        rows.len(),
+        holders.len()
+    );
+
+    // 5. PostgreSQL goes away for a few seconds.
+    cluster.stop_server()?;
+    let down = request(addrs[0], "GET", "/healthz", None, None)?;
+    ensure!(
+        down.status == 503,
+        "/healthz with the database down: {}",
+        down.status
+    );
+    let page = request(front, "GET", "/checklist", Some(&staff), None)?;
+    ensure!(
+        page.status == 503,
+        "a page with the database down: {} {}",
+        page.status,
+        page.body
+    );
+    ensure!(
+        page.body.contains("unavailable"),
+        "the 503 does not say why: {}",
+        page.body
+    );
+    let write = request(
+        front,
+        "POST",
+        "/api/shares/create",
+        Some(&staff),
+        Some("selection=east&label=lost"),
+    )?;
+    ensure!(
+        write.status == 503,
+        "a write with the database down: {} {}",
+        write.status,
+        write.body
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.start_server()?;
+    let recovered = wait_for(
+        Duration::from_secs(30),
+        "recovery after PostgreSQL restarts",
+        || {
+            Ok(request(front, "GET", "/checklist", Some(&staff), None)
+                .is_ok_and(|r| r.status == 200))
+        },
+    )?;
+    let kept: i64 = cluster
+        .query("switchboard_replicas", "SELECT COUNT(*) FROM share_link")?
+        .parse()?;
+    ensure!(
+        kept == after,
+        "writes before the outage: {after}, after it: {kept}"
+    );
+    let r = request(
+        front,
+        "POST",
+        "/api/shares/create",
+        Some(&staff),
+        Some("selection=east&label=after"),
+    )?;
+    ensure!(
+        r.status == 200,
+        "a write after recovery: {} {}",
+        r.status,
+        r.body
+    );
+    eprintln!(
+        "xtask: replicas: PostgreSQL down: pages and writes answered 503; back by itself {} ms after restart; no write lost",
+        recovered.as_millis()
+    );
+
+    // 6. kill -9 a replica: HAProxy redispatches, no request fails.
+    let victim = replicas.pop().context("three replicas")?;
+    Command::new("kill")
+        .args(["-9", &victim.pid().to_string()])
+        .status()?;
+    drop(victim);
+    for i in 0..30 {
+        let r = request(front, "GET", "/checklist", Some(&staff), None)?;
+        ensure!(r.status == 200, "request {i} after kill -9: {}", r.status);
+    }
+    eprintln!("xtask: replicas: kill -9 of one replica: the next 30 requests all answered 200");
+
+    drop(proxy);
+    for mut r in replicas {
+        ensure!(r.stop(), "a replica did not shut down cleanly on SIGTERM");
+    }
+    Ok(())
+}
