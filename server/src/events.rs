@@ -43,9 +43,7 @@ pub async fn stream(
     }
     let rx = state.services.db.bus().subscribe();
     // Say hello first, so a client (and a test) knows the feed is open.
-    let hello = Event::default()
-        .event("hello")
-        .data(services::replica_id());
+    let hello = Event::default().event("hello").data(services::replica_id());
     let events =
         futures_util::stream::unfold((rx, who, Some(hello)), |(mut rx, who, hello)| async move {
             if let Some(hello) = hello {
