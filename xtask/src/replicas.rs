@@ -103,9 +103,9 @@ pub(crate) fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Result<St
 }
 
 /// HAProxy in the foreground, stopped when dropped.
-struct Haproxy {
+pub(crate) struct Haproxy {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Haproxy {
@@ -139,7 +139,11 @@ fn haproxy_config(front: SocketAddr, backends: &[SocketAddr]) -> String {
     )
 }
 
-fn start_haproxy(ws: &Workspace, dir: &Path, backends: &[SocketAddr]) -> Result<Haproxy> {
+pub(crate) fn start_haproxy(
+    ws: &Workspace,
+    dir: &Path,
+    backends: &[SocketAddr],
+) -> Result<Haproxy> {
     let bin = haproxy_bin(ws)?;
     let front = free_port()?;
     let cfg = dir.join("haproxy.cfg");

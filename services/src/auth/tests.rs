@@ -463,7 +463,6 @@ async fn housekeeping_prunes_idle_sessions_and_old_failures_and_keeps_live_ones(
         .login("bob", "correct horse battery", &client("10.0.0.2"))
         .await
         .expect("login");
-    let mut rx = f.db.bus().subscribe();
     let summary = f.auth.prune().await.expect("prune again");
     assert_eq!(
         summary,
@@ -473,5 +472,4 @@ async fn housekeeping_prunes_idle_sessions_and_old_failures_and_keeps_live_ones(
         f.auth.session(&fresh.token).await,
         Ok(Principal::User(_))
     ));
-    assert!(rx.try_recv().is_err(), "pruning is not an audited change");
 }
