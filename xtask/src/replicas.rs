@@ -225,6 +225,93 @@ fn replica_id(addr: SocketAddr) -> Result<String> {
         .context("/healthz names no replica")
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Plants a dead holder of the housekeeping lease, mid-run, and waits for a
+/// replica to take over. Returns (ms after an expired lease ran out before
+/// another host's dead run was replaced, ms before a dead local process's run
+/// was replaced).
+fn takeovers(cluster: &Cluster, host: &str) -> Result<(i64, i64)> {
+    let db = "switchboard_replicas";
+    let mut child = Command::new("true").spawn()?;
+    let dead_pid = child.id();
+    child.wait()?;
+    let mut results = Vec::new();
+    for (holder, holder_host, pid, ttl_ms) in [
+        ("ghost@elsewhere", "elsewhere", 1u32, 3_000i64),
+        ("ghost@here", host, dead_pid, 60_000),
+    ] {
+        // Wait for a moment when no replica holds the lease, then take it as
+        // the ghost would have, with a run in progress.
+        let mut planted = None;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while planted.is_none() && Instant::now() < deadline {
+            let at = now_ms();
+            let fence = cluster.query(
+                db,
+                &format!(
+                    "UPDATE job_lease SET fence = fence + 1, holder = '{holder}', holder_host = '{holder_host}', \
+                     holder_pid = {pid}, acquired_ms = {at}, expires_ms = {}, next_due_ms = 0 \
+                     WHERE job = 'housekeeping' AND holder IS NULL RETURNING fence",
+                    at + ttl_ms
+                ),
+            )?;
+            let fence = fence.lines().next().unwrap_or_default().trim().to_owned();
+            if fence.is_empty() {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            cluster.query(
+                db,
+                &format!(
+                    "INSERT INTO job_run (job, fence, holder, trigger, started_ms, outcome) \
+                     VALUES ('housekeeping', {fence}, '{holder}', 'schedule', {at}, 'running')"
+                ),
+            )?;
+            planted = Some((fence.parse::<i64>()?, at));
+        }
+        let (fence, at) = planted.context("the housekeeping lease was never free")?;
+        let mut taken = None;
+        wait_for(
+            Duration::from_secs(30),
+            "a takeover of the dead holder's run",
+            || {
+                let row = cluster.query(
+                db,
+                &format!(
+                    "SELECT started_ms, took_over_from FROM job_run WHERE job = 'housekeeping' AND fence = {}",
+                    fence + 1
+                ),
+            )?;
+                taken = row
+                    .split_once('|')
+                    .map(|(s, by)| (s.to_owned(), by.to_owned()));
+                Ok(taken.is_some())
+            },
+        )?;
+        let (started, by) = taken.context("takeover row")?;
+        ensure!(by.starts_with(holder), "took over from {by}, not {holder}");
+        let ghost = cluster.query(
+            db,
+            &format!("SELECT outcome, finished_ms FROM job_run WHERE job = 'housekeeping' AND fence = {fence}"),
+        )?;
+        let started: i64 = started.parse()?;
+        let (outcome, finished) = ghost.split_once('|').context("the ghost's run")?;
+        ensure!(outcome == "abandoned", "the dead run is {outcome}");
+        ensure!(
+            finished.parse::<i64>()? <= started,
+            "the dead run overlaps its successor"
+        );
+        let from = if ttl_ms < 60_000 { at + ttl_ms } else { at };
+        results.push(started - from);
+    }
+    Ok((results[0], results[1]))
+}
+
 /// Runs the scenario; every step prints what it measured.
 pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     let bin = ws.target.join("debug/switchboard");
@@ -385,6 +472,18 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
         "xtask: replicas: {} housekeeping runs, none overlapping, starts >= {JOB_EVERY} s apart, run by {} replica(s)",
         rows.len(),
         holders.len()
+    );
+
+    // 4b. Takeover, timed: a run whose holder died in the middle.
+    let host = replica_id(addrs[0])?
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let (after_expiry, dead_pid_ms) = takeovers(cluster, &host)?;
+    eprintln!(
+        "xtask: replicas: lease takeover: a holder on another host that died mid-run was replaced {after_expiry} ms \
+         after its lease expired; a dead process on this host was replaced after {dead_pid_ms} ms"
     );
 
     // 5. PostgreSQL goes away for a few seconds.
