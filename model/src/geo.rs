@@ -4,3 +4,193 @@
 pub const UK_CENTER: (f64, f64) = (54.6, -3.4);
 /// ...at a zoom that shows all of it on a laptop screen.
 pub const UK_ZOOM: f64 = 5.0;
+
+use serde::{Deserialize, Serialize};
+
+/// Levels of the region tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The 12 areas: 9 English regions, Scotland, Wales, Northern Ireland.
+    Area,
+    /// Counties and groups of units.
+    County,
+    /// Unitaries, districts, boroughs, councils.
+    Unit,
+}
+
+impl Level {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Area => "area",
+            Self::County => "county",
+            Self::Unit => "unit",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "area" => Some(Self::Area),
+            "county" => Some(Self::County),
+            "unit" => Some(Self::Unit),
+            _ => None,
+        }
+    }
+
+    /// What a person calls it.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Area => "Area",
+            Self::County => "Region",
+            Self::Unit => "Sub-region",
+        }
+    }
+}
+
+/// Kinds of media outlet, each with its own colour on the map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutletKind {
+    Newspaper,
+    Radio,
+    Tv,
+    Online,
+}
+
+impl OutletKind {
+    pub const ALL: [Self; 4] = [Self::Newspaper, Self::Radio, Self::Tv, Self::Online];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Newspaper => "newspaper",
+            Self::Radio => "radio",
+            Self::Tv => "tv",
+            Self::Online => "online",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "newspaper" | "print" => Some(Self::Newspaper),
+            "radio" => Some(Self::Radio),
+            "tv" | "television" => Some(Self::Tv),
+            "online" | "web" => Some(Self::Online),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Newspaper => "Newspaper",
+            Self::Radio => "Radio",
+            Self::Tv => "TV",
+            Self::Online => "Online",
+        }
+    }
+
+    /// The map colour (also used in legends), as CSS hex.
+    #[must_use]
+    pub const fn colour(self) -> &'static str {
+        match self {
+            Self::Newspaper => "#c2410c",
+            Self::Radio => "#7c3aed",
+            Self::Tv => "#0f766e",
+            Self::Online => "#1d4ed8",
+        }
+    }
+}
+
+/// West, south, east, north in degrees.
+pub type Bounds = [f64; 4];
+
+/// One node of the region tree, as the tree shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TreeNode {
+    pub code: String,
+    pub name: String,
+    pub level: Level,
+    /// Outlets based in this node (all kinds).
+    pub outlets: u32,
+    pub has_children: bool,
+    /// Shown expanded (on the path to the selection, or opened).
+    pub open: bool,
+    pub selected: bool,
+    /// Children, when open.
+    pub children: Vec<TreeNode>,
+}
+
+/// Reach statistics of a selection or of one outlet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReachStats {
+    /// People in towns inside (GeoNames populations).
+    pub population: u64,
+    pub towns: u32,
+    pub area_km2: f64,
+    /// Outlets by kind, in `OutletKind::ALL` order.
+    pub outlets_by_kind: [u32; 4],
+}
+
+/// An outlet as lists and details show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutletSummary {
+    pub id: i64,
+    pub name: String,
+    pub kind: OutletKind,
+    pub town: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub audience: u64,
+    /// "Bedford, Luton" or "45 km around Bedford".
+    pub reach: String,
+    pub demo: bool,
+}
+
+/// What the map page shows for a selection.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapView {
+    /// The selection as the URL has it (`county:bedfordshire,unit:gb-lut`).
+    pub selection: String,
+    /// "Bedfordshire" or "Bedfordshire and Luton".
+    pub title: String,
+    pub kinds: Vec<OutletKind>,
+    pub bounds: Bounds,
+    pub stats: ReachStats,
+    /// The first outlets (largest audience first); `outlet_total` says how many in all.
+    pub outlets: Vec<OutletSummary>,
+    pub outlet_total: u32,
+    /// The outlet whose details are open.
+    pub outlet: Option<(OutletSummary, ReachStats)>,
+    pub tree: Vec<TreeNode>,
+    /// The data version (changes with geography or outlets).
+    pub data_version: String,
+    /// True while the outlets are the generated demo set.
+    pub demo: bool,
+    /// The search box's text, when the tree is filtered.
+    pub query: String,
+}
+
+/// The index of a selection's vector pages (the seed's `getLinks`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureIndex {
+    pub selection: String,
+    pub data_version: String,
+    pub bounds: Bounds,
+    pub total: u32,
+    pub per_page: u32,
+    pub boundary: String,
+    pub pages: Vec<FeaturePage>,
+}
+
+/// The URLs of one page in each format.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeaturePage {
+    pub geojson: String,
+    pub kml: String,
+    pub kmz: String,
+}

@@ -104,6 +104,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0004_jobs.sql"),
         postgres: sql_file!("postgres/0004_jobs.sql"),
     },
+    Step {
+        version: 5,
+        description: "geography, towns, outlets",
+        sqlite: sql_file!("0005_geography.sql"),
+        postgres: sql_file!("postgres/0005_geography.sql"),
+    },
 ];
 
 #[derive(Debug)]

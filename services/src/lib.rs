@@ -3,6 +3,7 @@
 //! No Leptos and no HTTP in here: each module takes plain values, talks to the
 //! database (or the shipped data) and answers typed results with a typed error.
 
+pub mod atlas;
 pub mod auth;
 pub mod checklist;
 pub mod db;
@@ -26,6 +27,8 @@ pub struct Services {
     pub geo: geo::GeoService,
     /// The scheduled jobs; `server` starts their loop, tests drive them by hand.
     pub scheduler: jobs::Scheduler,
+    /// The reach map's data.
+    pub atlas: atlas::AtlasService,
 }
 
 /// How often each built-in job runs.
@@ -77,6 +80,7 @@ impl Services {
             checklist: checklist::ChecklistService::new(db.clone()),
             geo: geo::GeoService::shipped(),
             scheduler,
+            atlas: atlas::AtlasService::new(db.clone()),
             db,
         }
     }

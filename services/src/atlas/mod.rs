@@ -1,0 +1,1096 @@
+//! The reach map's data: the region tree, towns, outlets and their reach.
+//!
+//! The database holds it (`geo_node`, `town`, `outlet`, `dataset`); on first run
+//! [`AtlasService::seed`] loads the shipped UK dataset and, when asked, the demo
+//! outlets, in one transaction, and stores a data version (a digest of every
+//! node and outlet) that changes whenever either changes. The pages read an
+//! [`Atlas`]: everything loaded into memory once per data version, with the
+//! town populations and outlet counts rolled up the tree, an R-tree of towns for
+//! reach statistics, and simplified boundaries for the map.
+
+pub mod dataset;
+mod demo;
+pub mod export;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
+
+use geo::{
+    BooleanOps as _, BoundingRect as _, Contains as _, GeodesicArea as _, MultiPolygon, Point,
+    Polygon, Simplify as _,
+};
+use model::geo::{Bounds, Level, MapView, OutletKind, OutletSummary, ReachStats, TreeNode};
+use rstar::{primitives::GeomWithData, RTree, AABB};
+use sha2::{Digest as _, Sha256};
+use sqlx::Row as _;
+
+use crate::{Db, Error, Result};
+
+/// How far a simplified boundary may stray from the real one, in degrees (about
+/// 200 m at UK latitudes): what the map draws below street level.
+const SIMPLIFY_DEGREES: f64 = 0.002;
+/// How many codes one selection may name.
+const MAX_SELECTION: usize = 50;
+
+/// Where an outlet is heard, read or watched.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reach {
+    /// These tree nodes (codes).
+    Regions(Vec<String>),
+    /// A circle around the outlet's home, clipped to land.
+    Circle { radius_km: f64 },
+    /// A drawn or imported area.
+    Geometry(MultiPolygon<f64>),
+}
+
+/// An outlet to store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewOutlet {
+    pub name: String,
+    pub kind: OutletKind,
+    pub town: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub audience: i64,
+    pub reach: Reach,
+    pub source: String,
+}
+
+struct Node {
+    code: String,
+    name: String,
+    level: Level,
+    parent: Option<usize>,
+    children: Vec<usize>,
+    geometry: MultiPolygon<f64>,
+    simple: MultiPolygon<f64>,
+    bounds: Bounds,
+    population: u64,
+    towns: u32,
+    area_km2: f64,
+    /// Outlets based here, by kind (`OutletKind::ALL` order).
+    outlets: [u32; 4],
+}
+
+/// An outlet in memory.
+#[derive(Clone, Debug)]
+pub struct Outlet {
+    pub id: i64,
+    pub name: String,
+    pub kind: OutletKind,
+    pub town: String,
+    pub lon: f64,
+    pub lat: f64,
+    pub audience: i64,
+    pub reach: Reach,
+    pub source: String,
+    /// The unit its home lies in (index into the nodes).
+    unit: Option<usize>,
+}
+
+type TownPoint = GeomWithData<[f64; 2], usize>;
+
+/// The map's data at one data version, in memory.
+pub struct Atlas {
+    version: String,
+    nodes: Vec<Node>,
+    by_code: HashMap<String, usize>,
+    roots: Vec<usize>,
+    towns: Vec<dataset::Town>,
+    town_index: RTree<TownPoint>,
+    outlets: Vec<Outlet>,
+    outlet_by_id: HashMap<i64, usize>,
+    reach_cache: Mutex<HashMap<i64, Arc<MultiPolygon<f64>>>>,
+    land: Arc<MultiPolygon<f64>>,
+}
+
+impl std::fmt::Debug for Atlas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Atlas")
+            .field("version", &self.version)
+            .field("nodes", &self.nodes.len())
+            .field("towns", &self.towns.len())
+            .field("outlets", &self.outlets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed selection: tree nodes and outlet kinds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    /// Canonical text: the codes, comma-separated, as given (deduplicated).
+    pub text: String,
+    nodes: Vec<usize>,
+    pub kinds: Vec<OutletKind>,
+}
+
+fn bounds_of(mp: &MultiPolygon<f64>) -> Bounds {
+    mp.bounding_rect()
+        .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
+}
+
+fn union_bounds(a: Bounds, b: Bounds) -> Bounds {
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
+}
+
+fn kind_index(kind: OutletKind) -> usize {
+    OutletKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+/// A polygon approximating a circle on the sphere (64 sides).
+fn circle(lon: f64, lat: f64, radius_km: f64) -> Polygon<f64> {
+    let dlat = radius_km / 111.32;
+    let dlon = radius_km / (111.32 * lat.to_radians().cos().max(0.01));
+    let ring: Vec<(f64, f64)> = (0..=64)
+        .map(|i| {
+            let a = f64::from(i) / 64.0 * std::f64::consts::TAU;
+            (lon + dlon * a.cos(), lat + dlat * a.sin())
+        })
+        .collect();
+    Polygon::new(ring.into(), vec![])
+}
+
+impl Atlas {
+    /// The data version these figures belong to.
+    #[must_use]
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Whether any outlet is from the generated demo set.
+    #[must_use]
+    pub fn has_demo(&self) -> bool {
+        self.outlets.iter().any(|o| o.source == "demo")
+    }
+
+    #[must_use]
+    pub fn outlet_count(&self) -> usize {
+        self.outlets.len()
+    }
+
+    #[must_use]
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Reads `sel` (comma-separated codes; empty = the whole UK) and `kinds`
+    /// (comma-separated kinds; empty = all).
+    ///
+    /// # Errors
+    /// An unknown code or kind, or too many codes: `Error::Invalid` naming it.
+    pub fn select(&self, sel: &str, kinds: &str) -> Result<Selection> {
+        let mut nodes = Vec::new();
+        let mut text = Vec::new();
+        for code in sel.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let &i = self.by_code.get(code).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown selection {code:?}: expected codes such as area:east-of-england, county:bedfordshire or unit:luton"
+                ))
+            })?;
+            if !nodes.contains(&i) {
+                nodes.push(i);
+                text.push(code.to_owned());
+            }
+        }
+        if nodes.len() > MAX_SELECTION {
+            return Err(Error::Invalid(format!(
+                "a selection may name at most {MAX_SELECTION} regions (got {})",
+                nodes.len()
+            )));
+        }
+        let mut kind_list = Vec::new();
+        for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            let kind = OutletKind::parse(k).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown outlet kind {k:?}: expected newspaper, radio, tv or online"
+                ))
+            })?;
+            if !kind_list.contains(&kind) {
+                kind_list.push(kind);
+            }
+        }
+        kind_list.sort();
+        if kind_list.len() == OutletKind::ALL.len() {
+            kind_list.clear();
+        }
+        Ok(Selection {
+            text: text.join(","),
+            nodes,
+            kinds: kind_list,
+        })
+    }
+
+    /// The selected nodes, or the whole tree's roots for an empty selection,
+    /// without those inside another selected node.
+    fn effective(&self, sel: &Selection) -> Vec<usize> {
+        let chosen: Vec<usize> = if sel.nodes.is_empty() {
+            self.roots.clone()
+        } else {
+            sel.nodes.clone()
+        };
+        chosen
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let mut up = self.nodes[i].parent;
+                while let Some(p) = up {
+                    if chosen.contains(&p) {
+                        return false;
+                    }
+                    up = self.nodes[p].parent;
+                }
+                true
+            })
+            .collect()
+    }
+
+    fn within(&self, unit: usize, tops: &[usize]) -> bool {
+        let mut at = Some(unit);
+        while let Some(i) = at {
+            if tops.contains(&i) {
+                return true;
+            }
+            at = self.nodes[i].parent;
+        }
+        false
+    }
+
+    /// "Bedfordshire", "Bedfordshire and Luton", "United Kingdom".
+    #[must_use]
+    pub fn title(&self, sel: &Selection) -> String {
+        let names: Vec<&str> = sel
+            .nodes
+            .iter()
+            .map(|&i| self.nodes[i].name.as_str())
+            .collect();
+        match names.as_slice() {
+            [] => "United Kingdom".into(),
+            [one] => (*one).to_owned(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
+    /// The selection's bounds.
+    #[must_use]
+    pub fn bounds(&self, sel: &Selection) -> Bounds {
+        self.effective(sel)
+            .iter()
+            .map(|&i| self.nodes[i].bounds)
+            .reduce(union_bounds)
+            .unwrap_or([-8.7, 49.8, 1.8, 60.9])
+    }
+
+    /// Outlets based in the selection, of its kinds, largest audience first.
+    #[must_use]
+    pub fn outlets_in(&self, sel: &Selection) -> Vec<&Outlet> {
+        let tops = self.effective(sel);
+        let mut list: Vec<&Outlet> = self
+            .outlets
+            .iter()
+            .filter(|o| sel.kinds.is_empty() || sel.kinds.contains(&o.kind))
+            .filter(|o| o.unit.is_some_and(|u| self.within(u, &tops)))
+            .collect();
+        list.sort_by(|a, b| b.audience.cmp(&a.audience).then(a.id.cmp(&b.id)));
+        list
+    }
+
+    /// Population, towns and area of the selection, and its outlets by kind.
+    #[must_use]
+    pub fn stats(&self, sel: &Selection) -> ReachStats {
+        let mut stats = ReachStats::default();
+        for i in self.effective(sel) {
+            let n = &self.nodes[i];
+            stats.population += n.population;
+            stats.towns += n.towns;
+            stats.area_km2 += n.area_km2;
+            for (k, c) in n.outlets.iter().enumerate() {
+                stats.outlets_by_kind[k] += c;
+            }
+        }
+        stats
+    }
+
+    /// The selected nodes' boundaries, simplified for the map.
+    #[must_use]
+    pub fn boundaries(&self, sel: &Selection) -> Vec<(&str, &str, &MultiPolygon<f64>)> {
+        self.effective(sel)
+            .iter()
+            .map(|&i| {
+                let n = &self.nodes[i];
+                (n.code.as_str(), n.name.as_str(), &n.simple)
+            })
+            .collect()
+    }
+
+    /// One outlet.
+    ///
+    /// # Errors
+    /// `Error::NotFound` for an unknown id.
+    pub fn outlet(&self, id: i64) -> Result<&Outlet> {
+        self.outlet_by_id
+            .get(&id)
+            .map(|&i| &self.outlets[i])
+            .ok_or_else(|| Error::NotFound(format!("outlet {id}")))
+    }
+
+    /// The area an outlet reaches (computed once per outlet, then kept).
+    pub fn reach_geometry(&self, o: &Outlet) -> Arc<MultiPolygon<f64>> {
+        if let Some(g) = self
+            .reach_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&o.id)
+        {
+            return g.clone();
+        }
+        let g = match &o.reach {
+            Reach::Regions(codes) => {
+                let polys: Vec<Polygon<f64>> = codes
+                    .iter()
+                    .filter_map(|c| self.by_code.get(c))
+                    .flat_map(|&i| self.nodes[i].simple.0.iter().cloned())
+                    .collect();
+                MultiPolygon(polys)
+            }
+            Reach::Circle { radius_km } => {
+                let c = MultiPolygon(vec![circle(o.lon, o.lat, *radius_km)]);
+                // Clip to the land polygons near the circle only.
+                let b = bounds_of(&c);
+                let near: Vec<Polygon<f64>> = self
+                    .land
+                    .0
+                    .iter()
+                    .filter(|p| {
+                        let pb = p
+                            .bounding_rect()
+                            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+                        pb[0] <= b[2] && pb[2] >= b[0] && pb[1] <= b[3] && pb[3] >= b[1]
+                    })
+                    .cloned()
+                    .collect();
+                c.intersection(&MultiPolygon(near))
+                    .simplify(SIMPLIFY_DEGREES / 2.0)
+            }
+            Reach::Geometry(mp) => mp.simplify(SIMPLIFY_DEGREES / 2.0),
+        };
+        let g = Arc::new(g);
+        self.reach_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(o.id, g.clone());
+        g
+    }
+
+    /// Who and what an outlet reaches.
+    #[must_use]
+    pub fn reach_stats(&self, o: &Outlet) -> ReachStats {
+        let mut stats = ReachStats::default();
+        match &o.reach {
+            Reach::Regions(codes) => {
+                let sel = Selection {
+                    text: String::new(),
+                    nodes: codes
+                        .iter()
+                        .filter_map(|c| self.by_code.get(c).copied())
+                        .collect(),
+                    kinds: vec![],
+                };
+                if !sel.nodes.is_empty() {
+                    stats = self.stats(&sel);
+                }
+            }
+            Reach::Circle { .. } | Reach::Geometry(_) => {
+                let g = self.reach_geometry(o);
+                let b = bounds_of(&g);
+                let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
+                for t in self.town_index.locate_in_envelope(&env) {
+                    if g.contains(&Point::new(t.geom()[0], t.geom()[1])) {
+                        let town = &self.towns[t.data];
+                        stats.towns += 1;
+                        stats.population += u64::try_from(town.population).unwrap_or(0);
+                    }
+                }
+                stats.area_km2 = g.geodesic_area_unsigned() / 1e6;
+                // Outlets based inside the reach.
+                for other in &self.outlets {
+                    if g.contains(&Point::new(other.lon, other.lat)) {
+                        stats.outlets_by_kind[kind_index(other.kind)] += 1;
+                    }
+                }
+            }
+        }
+        stats
+    }
+
+    /// How lists show an outlet.
+    #[must_use]
+    pub fn summary(&self, o: &Outlet) -> OutletSummary {
+        let reach = match &o.reach {
+            Reach::Regions(codes) => codes
+                .iter()
+                .map(|c| {
+                    self.by_code
+                        .get(c)
+                        .map_or(c.as_str(), |&i| self.nodes[i].name.as_str())
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Reach::Circle { radius_km } => format!("{radius_km:.0} km around {}", o.town),
+            Reach::Geometry(_) => "a drawn area".into(),
+        };
+        OutletSummary {
+            id: o.id,
+            name: o.name.clone(),
+            kind: o.kind,
+            town: o.town.clone(),
+            lon: o.lon,
+            lat: o.lat,
+            audience: u64::try_from(o.audience).unwrap_or(0),
+            reach,
+            demo: o.source == "demo",
+        }
+    }
+
+    fn tree_node(
+        &self,
+        i: usize,
+        sel: &Selection,
+        open: &HashSet<usize>,
+        query: &str,
+    ) -> Option<TreeNode> {
+        let n = &self.nodes[i];
+        let matches = query.is_empty() || n.name.to_lowercase().contains(query);
+        let show_children = open.contains(&i) || !query.is_empty();
+        let children: Vec<TreeNode> = if show_children {
+            n.children
+                .iter()
+                .filter_map(|&c| self.tree_node(c, sel, open, query))
+                .collect()
+        } else {
+            vec![]
+        };
+        if !matches && children.is_empty() {
+            return None;
+        }
+        Some(TreeNode {
+            code: n.code.clone(),
+            name: n.name.clone(),
+            level: n.level,
+            outlets: n.outlets.iter().sum(),
+            has_children: !n.children.is_empty(),
+            open: !children.is_empty(),
+            selected: sel.nodes.contains(&i),
+            children,
+        })
+    }
+
+    /// The tree as shown: open along the path to each selected node and at the
+    /// `open` codes; with a query, only matching nodes and their ancestors.
+    #[must_use]
+    pub fn tree(&self, sel: &Selection, open: &[String], query: &str) -> Vec<TreeNode> {
+        let mut opened: HashSet<usize> = open
+            .iter()
+            .filter_map(|c| self.by_code.get(c).copied())
+            .collect();
+        for &i in &sel.nodes {
+            let mut up = self.nodes[i].parent;
+            while let Some(p) = up {
+                opened.insert(p);
+                up = self.nodes[p].parent;
+            }
+        }
+        let query = query.trim().to_lowercase();
+        self.roots
+            .iter()
+            .filter_map(|&i| self.tree_node(i, sel, &opened, &query))
+            .collect()
+    }
+
+    /// The children of one node (the tree expands lazily).
+    ///
+    /// # Errors
+    /// An unknown code.
+    pub fn children(&self, code: &str) -> Result<Vec<TreeNode>> {
+        let &i = self
+            .by_code
+            .get(code)
+            .ok_or_else(|| Error::NotFound(format!("region {code}")))?;
+        let none = Selection {
+            text: String::new(),
+            nodes: vec![],
+            kinds: vec![],
+        };
+        Ok(self.nodes[i]
+            .children
+            .iter()
+            .filter_map(|&c| self.tree_node(c, &none, &HashSet::new(), ""))
+            .collect())
+    }
+
+    /// Everything the map page shows for a selection.
+    ///
+    /// # Errors
+    /// A bad selection or kind, or an unknown outlet.
+    pub fn view(
+        &self,
+        sel: &str,
+        kinds: &str,
+        open: &[String],
+        query: &str,
+        outlet: Option<i64>,
+        limit: usize,
+    ) -> Result<MapView> {
+        let selection = self.select(sel, kinds)?;
+        let list = self.outlets_in(&selection);
+        let outlet = match outlet {
+            Some(id) => {
+                let o = self.outlet(id)?;
+                Some((self.summary(o), self.reach_stats(o)))
+            }
+            None => None,
+        };
+        Ok(MapView {
+            title: self.title(&selection),
+            kinds: selection.kinds.clone(),
+            bounds: self.bounds(&selection),
+            stats: self.stats(&selection),
+            outlet_total: u32::try_from(list.len()).unwrap_or(u32::MAX),
+            outlets: list.iter().take(limit).map(|o| self.summary(o)).collect(),
+            outlet,
+            tree: self.tree(&selection, open, query),
+            data_version: self.version.clone(),
+            demo: self.has_demo(),
+            query: query.trim().to_owned(),
+            selection: selection.text,
+        })
+    }
+}
+
+/// Loads, seeds and serves the [`Atlas`]; one per process, shared by requests.
+#[derive(Clone, Debug)]
+pub struct AtlasService {
+    db: Db,
+    current: Arc<tokio::sync::RwLock<Option<Arc<Atlas>>>>,
+}
+
+/// (regions, radius in metres, geometry). The radius is stored in whole metres:
+/// sqlx 0.9's `Any` driver sends a NULL `f64` to PostgreSQL typed as `float4`.
+fn encode_reach(reach: &Reach) -> (Option<String>, Option<i64>, Option<String>) {
+    match reach {
+        Reach::Regions(codes) => (Some(codes.join(",")), None, None),
+        #[allow(clippy::cast_possible_truncation)]
+        Reach::Circle { radius_km } => (None, Some((radius_km * 1000.0).round() as i64), None),
+        Reach::Geometry(mp) => (None, None, Some(geojson::Geometry::from(mp).to_string())),
+    }
+}
+
+impl AtlasService {
+    #[must_use]
+    pub fn new(db: Db) -> Self {
+        Self {
+            db,
+            current: Arc::new(tokio::sync::RwLock::new(None)),
+        }
+    }
+
+    /// Loads the shipped geography when the database lacks it or has an older
+    /// one, and `demo_outlets` generated outlets when there are no outlets at
+    /// all. Idempotent; replicas starting together converge.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn seed(&self, demo_outlets: usize) -> Result<()> {
+        let shipped = tokio::task::spawn_blocking(dataset::shipped)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        if self.dataset_value("geography_digest").await?.as_deref() != Some(&shipped.digest) {
+            if let Err(e) = self.load_geography(&shipped).await {
+                // Another replica may have loaded it meanwhile.
+                if self.dataset_value("geography_digest").await?.as_deref() != Some(&shipped.digest)
+                {
+                    return Err(e);
+                }
+            }
+        }
+        let outlets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outlet")
+            .fetch_one(self.db.pool())
+            .await?;
+        if outlets == 0 && demo_outlets > 0 {
+            let atlas = self.load().await?;
+            let generated = demo_set(&atlas, demo_outlets);
+            if let Err(e) = self.insert_outlets(&generated, true).await {
+                let now: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outlet")
+                    .fetch_one(self.db.pool())
+                    .await?;
+                if now == 0 {
+                    return Err(e);
+                }
+            }
+        }
+        self.reload().await?;
+        Ok(())
+    }
+
+    async fn dataset_value(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM dataset WHERE key = $1")
+                .bind(key)
+                .fetch_optional(self.db.pool())
+                .await?,
+        )
+    }
+
+    async fn load_geography(&self, shipped: &dataset::Shipped) -> Result<()> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("DELETE FROM geo_node WHERE source = 'shipped'")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM town").execute(&mut *tx).await?;
+        for chunk in shipped.nodes.chunks(50) {
+            let sql = values_sql(
+                "INSERT INTO geo_node (code, name, level, parent, geometry, source) VALUES ",
+                6,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for n in chunk {
+                q = q
+                    .bind(n.code.clone())
+                    .bind(n.name.clone())
+                    .bind(n.level.as_str())
+                    .bind(n.parent.clone())
+                    .bind(geojson::Geometry::from(&n.geometry).to_string())
+                    .bind("shipped");
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in shipped.towns.chunks(500) {
+            let sql = values_sql(
+                "INSERT INTO town (id, name, lon, lat, population) VALUES ",
+                5,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for t in chunk {
+                q = q
+                    .bind(t.id)
+                    .bind(t.name.clone())
+                    .bind(t.lon)
+                    .bind(t.lat)
+                    .bind(t.population);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        upsert(&mut tx, "geography_digest", &shipped.digest).await?;
+        refresh_version(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores outlets in one transaction (replacing every outlet when `replace`)
+    /// and moves the data version on. Returns how many were stored.
+    ///
+    /// # Errors
+    /// Database errors; nothing is stored then.
+    pub async fn insert_outlets(&self, outlets: &[NewOutlet], replace: bool) -> Result<usize> {
+        let mut tx = self.db.pool().begin().await?;
+        if replace {
+            sqlx::query("DELETE FROM outlet").execute(&mut *tx).await?;
+        }
+        for chunk in outlets.chunks(200) {
+            let sql = values_sql(
+                "INSERT INTO outlet (name, kind, town, lon, lat, audience, reach_regions, reach_radius_m, reach_geometry, source) VALUES ",
+                10,
+                chunk.len(),
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for o in chunk {
+                let (regions, radius, geometry) = encode_reach(&o.reach);
+                q = q
+                    .bind(o.name.clone())
+                    .bind(o.kind.as_str())
+                    .bind(o.town.clone())
+                    .bind(o.lon)
+                    .bind(o.lat)
+                    .bind(o.audience)
+                    .bind(regions)
+                    .bind(radius)
+                    .bind(geometry)
+                    .bind(o.source.clone());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        refresh_version(&mut tx).await?;
+        tx.commit().await?;
+        self.reload().await?;
+        if let Err(e) = self
+            .db
+            .bus()
+            .publish("data", serde_json::json!({ "outlets": outlets.len() }))
+            .await
+        {
+            tracing::warn!("data change not announced: {e}");
+        }
+        Ok(outlets.len())
+    }
+
+    /// The current atlas, loading it on first use.
+    ///
+    /// # Errors
+    /// Database errors, or stored geometry that does not parse.
+    pub async fn atlas(&self) -> Result<Arc<Atlas>> {
+        if let Some(a) = self.current.read().await.as_ref() {
+            return Ok(a.clone());
+        }
+        self.reload().await
+    }
+
+    /// Reloads the atlas from the database (after an import, or when another
+    /// replica announced a change).
+    ///
+    /// # Errors
+    /// As [`AtlasService::atlas`].
+    pub async fn reload(&self) -> Result<Arc<Atlas>> {
+        let atlas = self.load().await?;
+        *self.current.write().await = Some(atlas.clone());
+        Ok(atlas)
+    }
+
+    /// The stored data version.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn stored_version(&self) -> Result<String> {
+        Ok(self.dataset_value("version").await?.unwrap_or_default())
+    }
+
+    async fn load(&self) -> Result<Arc<Atlas>> {
+        let pool = self.db.pool();
+        let version = self.dataset_value("version").await?.unwrap_or_default();
+        let node_rows =
+            sqlx::query("SELECT code, name, level, parent, geometry FROM geo_node ORDER BY code")
+                .fetch_all(pool)
+                .await?;
+        let mut raw = Vec::with_capacity(node_rows.len());
+        for r in &node_rows {
+            raw.push((
+                r.try_get::<String, _>("code")?,
+                r.try_get::<String, _>("name")?,
+                r.try_get::<String, _>("level")?,
+                r.try_get::<Option<String>, _>("parent")?,
+                r.try_get::<String, _>("geometry")?,
+            ));
+        }
+        let towns: Vec<dataset::Town> =
+            sqlx::query("SELECT id, name, lon, lat, population FROM town ORDER BY id")
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(dataset::Town {
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        lon: r.try_get("lon")?,
+                        lat: r.try_get("lat")?,
+                        population: r.try_get("population")?,
+                    })
+                })
+                .collect::<Result<_>>()?;
+        let outlet_rows = sqlx::query(
+            "SELECT id, name, kind, town, lon, lat, audience, reach_regions, reach_radius_m, reach_geometry, source \
+             FROM outlet ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut outlets = Vec::with_capacity(outlet_rows.len());
+        for r in &outlet_rows {
+            let kind: String = r.try_get("kind")?;
+            let regions: Option<String> = r.try_get("reach_regions")?;
+            let radius: Option<i64> = r.try_get("reach_radius_m")?;
+            let geometry: Option<String> = r.try_get("reach_geometry")?;
+            let reach = if let Some(codes) = regions {
+                Reach::Regions(codes.split(',').map(str::to_owned).collect())
+            } else if let Some(metres) = radius {
+                #[allow(clippy::cast_precision_loss)]
+                let radius_km = metres as f64 / 1000.0;
+                Reach::Circle { radius_km }
+            } else if let Some(g) = geometry {
+                let g: geojson::Geometry = g
+                    .parse()
+                    .map_err(|e| Error::Internal(format!("stored reach does not parse: {e}")))?;
+                Reach::Geometry(dataset::to_multipolygon(g, 1)?)
+            } else {
+                Reach::Regions(vec![])
+            };
+            outlets.push(Outlet {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                kind: OutletKind::parse(&kind)
+                    .ok_or_else(|| Error::Internal(format!("stored outlet kind {kind}")))?,
+                town: r.try_get("town")?,
+                lon: r.try_get("lon")?,
+                lat: r.try_get("lat")?,
+                audience: r.try_get("audience")?,
+                reach,
+                source: r.try_get("source")?,
+                unit: None,
+            });
+        }
+        let land = dataset::land()?;
+        tokio::task::spawn_blocking(move || build_atlas(version, raw, towns, outlets, land))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map(Arc::new)
+    }
+}
+
+type RawNode = (String, String, String, Option<String>, String);
+
+#[allow(clippy::cast_precision_loss)]
+fn build_atlas(
+    version: String,
+    raw: Vec<RawNode>,
+    towns: Vec<dataset::Town>,
+    mut outlets: Vec<Outlet>,
+    land: Arc<MultiPolygon<f64>>,
+) -> Result<Atlas> {
+    let mut nodes = Vec::with_capacity(raw.len());
+    let mut by_code = HashMap::new();
+    let mut parents = Vec::with_capacity(raw.len());
+    for (i, (code, name, level, parent, geometry)) in raw.into_iter().enumerate() {
+        let g: geojson::Geometry = geometry.parse().map_err(|e| {
+            Error::Internal(format!("stored boundary of {code} does not parse: {e}"))
+        })?;
+        let geometry = dataset::to_multipolygon(g, i + 1)?;
+        let level =
+            Level::parse(&level).ok_or_else(|| Error::Internal(format!("stored level {level}")))?;
+        by_code.insert(code.clone(), i);
+        parents.push(parent);
+        nodes.push(Node {
+            simple: geometry.simplify(SIMPLIFY_DEGREES),
+            bounds: bounds_of(&geometry),
+            area_km2: geometry.geodesic_area_unsigned() / 1e6,
+            code,
+            name,
+            level,
+            parent: None,
+            children: vec![],
+            geometry,
+            population: 0,
+            towns: 0,
+            outlets: [0; 4],
+        });
+    }
+    for (i, parent) in parents.into_iter().enumerate() {
+        if let Some(p) = parent.and_then(|p| by_code.get(&p).copied()) {
+            nodes[i].parent = Some(p);
+            nodes[p].children.push(i);
+        }
+    }
+    for i in 0..nodes.len() {
+        let mut children = std::mem::take(&mut nodes[i].children);
+        children.sort_by(|a, b| nodes[*a].name.cmp(&nodes[*b].name));
+        nodes[i].children = children;
+    }
+    let mut roots: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].parent.is_none())
+        .collect();
+    roots.sort_by(|a, b| nodes[*a].name.cmp(&nodes[*b].name));
+
+    // Leaves (units) indexed by their bounds, to place towns and outlets.
+    let leaves: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].children.is_empty())
+        .collect();
+    let leaf_index: RTree<GeomWithData<rstar::primitives::Rectangle<[f64; 2]>, usize>> =
+        RTree::bulk_load(
+            leaves
+                .iter()
+                .map(|&i| {
+                    let b = nodes[i].bounds;
+                    GeomWithData::new(
+                        rstar::primitives::Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
+                        i,
+                    )
+                })
+                .collect(),
+        );
+    let leaf_at = |lon: f64, lat: f64| -> Option<usize> {
+        let p = Point::new(lon, lat);
+        let mut candidates: Vec<usize> = leaf_index
+            .locate_all_at_point(&[lon, lat])
+            .map(|c| c.data)
+            .collect();
+        candidates.sort_unstable();
+        candidates
+            .iter()
+            .copied()
+            .find(|&i| nodes[i].geometry.contains(&p))
+            // On the coast (quantised outlines), the nearest box will do.
+            .or_else(|| leaf_index.nearest_neighbor(&[lon, lat]).map(|c| c.data))
+    };
+    let town_leaves: Vec<Option<usize>> = towns.iter().map(|t| leaf_at(t.lon, t.lat)).collect();
+    let outlet_leaves: Vec<Option<usize>> = outlets.iter().map(|o| leaf_at(o.lon, o.lat)).collect();
+    let roll_up = |nodes: &mut Vec<Node>, leaf: usize, f: &dyn Fn(&mut Node)| {
+        let mut at = Some(leaf);
+        while let Some(i) = at {
+            f(&mut nodes[i]);
+            at = nodes[i].parent;
+        }
+    };
+    let mut town_points = Vec::with_capacity(towns.len());
+    for (ti, (t, leaf)) in towns.iter().zip(town_leaves).enumerate() {
+        town_points.push(GeomWithData::new([t.lon, t.lat], ti));
+        if let Some(leaf) = leaf {
+            let pop = u64::try_from(t.population).unwrap_or(0);
+            roll_up(&mut nodes, leaf, &|n| {
+                n.population += pop;
+                n.towns += 1;
+            });
+        }
+    }
+    for (o, leaf) in outlets.iter_mut().zip(outlet_leaves) {
+        o.unit = leaf;
+        if let Some(leaf) = leaf {
+            let k = kind_index(o.kind);
+            roll_up(&mut nodes, leaf, &|n| n.outlets[k] += 1);
+        }
+    }
+    let outlet_by_id = outlets.iter().enumerate().map(|(i, o)| (o.id, i)).collect();
+    Ok(Atlas {
+        version,
+        nodes,
+        by_code,
+        roots,
+        towns,
+        town_index: RTree::bulk_load(town_points),
+        outlets,
+        outlet_by_id,
+        reach_cache: Mutex::new(HashMap::new()),
+        land,
+    })
+}
+
+/// `head` followed by `rows` groups of `cols` placeholders.
+fn values_sql(head: &str, cols: usize, rows: usize) -> String {
+    let mut sql = String::from(head);
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &str, value: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO dataset (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The data version: a digest of every node and outlet, so any change to
+/// either gives a new version (and new tile URLs).
+async fn refresh_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    let mut h = Sha256::new();
+    let nodes =
+        sqlx::query("SELECT code, name, level, parent, geometry FROM geo_node ORDER BY code")
+            .fetch_all(&mut **tx)
+            .await?;
+    for r in &nodes {
+        for col in ["code", "name", "level", "geometry"] {
+            h.update(r.try_get::<String, _>(col)?.as_bytes());
+            h.update([0]);
+        }
+        h.update(
+            r.try_get::<Option<String>, _>("parent")?
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        h.update([1]);
+    }
+    let outlets = sqlx::query(
+        "SELECT id, name, kind, town, lon, lat, audience, reach_regions, reach_radius_m, reach_geometry \
+         FROM outlet ORDER BY id",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in &outlets {
+        let line = format!(
+            "{}|{}|{}|{}|{}|{}|{}|{:?}|{:?}|{:?}\n",
+            r.try_get::<i64, _>("id")?,
+            r.try_get::<String, _>("name")?,
+            r.try_get::<String, _>("kind")?,
+            r.try_get::<String, _>("town")?,
+            r.try_get::<f64, _>("lon")?,
+            r.try_get::<f64, _>("lat")?,
+            r.try_get::<i64, _>("audience")?,
+            r.try_get::<Option<String>, _>("reach_regions")?,
+            r.try_get::<Option<i64>, _>("reach_radius_m")?,
+            r.try_get::<Option<String>, _>("reach_geometry")?,
+        );
+        h.update(line.as_bytes());
+    }
+    let version = format!("{:x}", h.finalize());
+    upsert(tx, "version", &version[..16]).await
+}
+
+/// The demo outlets for this atlas's towns.
+fn demo_set(atlas: &Atlas, count: usize) -> Vec<NewOutlet> {
+    let mut places = Vec::new();
+    for t in &atlas.towns {
+        let p = Point::new(t.lon, t.lat);
+        let Some(unit) = atlas.nodes.iter().position(|n| {
+            n.level == Level::Unit
+                && n.bounds[0] <= t.lon
+                && t.lon <= n.bounds[2]
+                && n.bounds[1] <= t.lat
+                && t.lat <= n.bounds[3]
+                && n.geometry.contains(&p)
+        }) else {
+            continue;
+        };
+        let Some(county) = atlas.nodes[unit].parent else {
+            continue;
+        };
+        let Some(area) = atlas.nodes[county].parent else {
+            continue;
+        };
+        places.push(demo::Place {
+            name: &t.name,
+            lon: t.lon,
+            lat: t.lat,
+            population: t.population,
+            unit: &atlas.nodes[unit].code,
+            county: &atlas.nodes[county].code,
+            county_name: &atlas.nodes[county].name,
+            area: &atlas.nodes[area].code,
+            area_name: &atlas.nodes[area].name,
+        });
+    }
+    demo::generate(&places, count)
+}
+
+#[cfg(test)]
+mod tests;
