@@ -51,6 +51,14 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DB_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_connections: u32,
 
+    /// Demo outlets generated on first run when the database has none (0: none).
+    #[arg(long, env = "SWITCHBOARD_DEMO_OUTLETS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub demo_outlets: u32,
+
+    /// Features per vector page (GeoJSON/KML/KMZ) when a client does not ask.
+    #[arg(long, env = "SWITCHBOARD_FEATURES_PER_PAGE", default_value_t = 250, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub features_per_page: u32,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(crate::auth::login))
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
+        .route("/api/features/index.json", get(crate::features::index))
+        .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))
         .route("/api/geo/land.svg", get(land_svg))
         .nest_service("/pkg", assets("pkg"))

@@ -16,12 +16,14 @@ pub struct AppState {
 }
 
 /// How the server treats HTTP details that depend on where it is deployed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct HttpSettings {
     /// Session cookies carry `Secure`.
     pub cookie_secure: bool,
     /// The client address comes from `X-Forwarded-For`.
     pub trust_forwarded: bool,
+    /// Features per vector page (the seed's KML chunks held 250).
+    pub features_per_page: u32,
 }
 
 impl AppState {
@@ -42,10 +44,13 @@ impl AppState {
         let jobs = JobSettings {
             housekeeping_every: std::time::Duration::from_secs(config.housekeeping_every),
         };
-        Ok(Self::new(
-            config,
-            Services::with_jobs(db, AuthConfig::default(), &jobs),
-        ))
+        let services = Services::with_jobs(db, AuthConfig::default(), &jobs);
+        services
+            .atlas
+            .seed(config.demo_outlets as usize)
+            .await
+            .context("cannot load the map data")?;
+        Ok(Self::new(config, services))
     }
 
     /// State over services that already exist (tests build their own).
@@ -76,6 +81,7 @@ impl AppState {
             http: HttpSettings {
                 cookie_secure: config.cookie_secure,
                 trust_forwarded: config.trust_forwarded_for,
+                features_per_page: config.features_per_page,
             },
         }
     }

@@ -1,11 +1,17 @@
 //! Leaflet in the browser: the map is created in an effect (effects run only
-//! after hydration) and removed when the page goes away.
+//! after hydration) and removed when the page goes away. When the selection
+//! changes, the overlay is cleared, the map fits the selection, its boundary is
+//! drawn and its outlets arrive page by page (each page a GeoJSON layer) while
+//! a progress bar counts the pages. A newer selection cancels an older load.
 
-use leaflet::{LatLng, Map, MapOptions};
+use leaflet::{LatLng, LatLngBounds, LayerGroup, Map, MapOptions};
 use leptos::{html::Div, prelude::*};
+use model::geo::OutletKind;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
+
+use crate::pages::map::MapLayer;
 
 #[wasm_bindgen]
 extern "C" {
@@ -20,74 +26,246 @@ extern "C" {
 
 use model::geo::{UK_CENTER, UK_ZOOM};
 
-/// Creates the map in `container` once it is in the document.
-pub(crate) fn mount(container: NodeRef<Div>) {
-    let map: StoredValue<Option<SendWrapper<Map>>, LocalStorage> = StoredValue::new_local(None);
+struct Handles {
+    map: Map,
+    overlay: LayerGroup,
+}
+
+/// Progress shown under the map: (pages loaded, pages, note).
+pub(crate) type Progress = RwSignal<(u32, u32, String)>;
+
+/// Creates the map in `container` once it is in the document, and draws
+/// `layer` whenever it changes.
+pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, progress: Progress) {
+    let handles: StoredValue<Option<SendWrapper<Handles>>, LocalStorage> = StoredValue::new_local(None);
+    let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let Some(el) = container.get() else { return };
-        if map.with_value(Option::is_some) {
-            return;
-        }
-        match create(&el) {
-            Ok(m) => {
-                let handle = m.clone();
-                map.set_value(Some(SendWrapper::new(m)));
-                leptos::task::spawn_local(async move {
-                    if let Err(e) = add_land(&handle, &el).await {
-                        leptos::logging::error!("could not draw the land outline: {e:?}");
-                        let _ = el.set_attribute("data-error", "land outline unavailable");
-                    }
-                });
+        if handles.with_value(Option::is_none) {
+            match create(&el) {
+                Ok((map, overlay)) => {
+                    let land_map = map.clone();
+                    let land_el = el.clone();
+                    leptos::task::spawn_local(async move {
+                        if let Err(e) = add_land(&land_map, &land_el).await {
+                            leptos::logging::error!("could not draw the land outline: {e:?}");
+                            let _ = land_el.set_attribute("data-error", "land outline unavailable");
+                        }
+                    });
+                    handles.set_value(Some(SendWrapper::new(Handles { map, overlay })));
+                }
+                Err(e) => {
+                    leptos::logging::error!("could not create the map: {e:?}");
+                    return;
+                }
             }
-            Err(e) => leptos::logging::error!("could not create the map: {e:?}"),
         }
+        let Some(spec) = layer.get() else { return };
+        let gen = generation.with_value(|g| g + 1);
+        generation.set_value(gen);
+        let Some((map, overlay)) = handles.with_value(|h| h.as_ref().map(|h| (h.map.clone(), h.overlay.clone()))) else {
+            return;
+        };
+        overlay.clear_layers();
+        let [w, s, e, n] = spec.bounds;
+        map.fit_bounds(&LatLngBounds::new(&LatLng::new(s, w), &LatLng::new(n, e)));
+        let _ = el.set_attribute("data-selection", &spec.selection);
+        let _ = el.set_attribute("data-state", "loading");
+        leptos::task::spawn_local(async move {
+            let current = move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
+            match draw(&overlay, &spec, &el, progress, &current).await {
+                Ok(()) => {}
+                Err(e) if current() => {
+                    leptos::logging::error!("could not draw the selection: {e:?}");
+                    progress.set((0, 0, "The outlets could not be loaded; reload the page to try again.".into()));
+                    let _ = el.set_attribute("data-state", "error");
+                }
+                Err(_) => {}
+            }
+        });
     });
     on_cleanup(move || {
-        if let Some(Some(m)) = map.try_update_value(Option::take) {
-            m.remove();
+        if let Some(Some(h)) = handles.try_update_value(Option::take) {
+            h.map.remove();
         }
     });
 }
 
-fn create(el: &web_sys::HtmlElement) -> Result<Map, JsValue> {
+fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
     let options = MapOptions::new();
     options.set_min_zoom(4.0);
-    options.set_max_zoom(12.0);
+    options.set_max_zoom(13.0);
     options.set_zoom_snap(0.5);
+    options.set_prefer_canvas(true);
     let map = Map::new_with_element(el, &options)?;
     map.set_view(&LatLng::new(UK_CENTER.0, UK_CENTER.1), UK_ZOOM);
     let scale = js_sys::Object::new();
     js_sys::Reflect::set(&scale, &"imperial".into(), &JsValue::TRUE)?;
     js_sys::Reflect::set(&scale, &"metric".into(), &JsValue::TRUE)?;
     control_scale(&scale).add_to(&map);
-    Ok(map)
+    let overlay = LayerGroup::new();
+    overlay.add_to(&map);
+    Ok((map, overlay))
+}
+
+async fn fetch_json(url: &str) -> Result<JsValue, JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await?.dyn_into()?;
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()).into());
+    }
+    JsFuture::from(response.json()?).await
+}
+
+fn options(pairs: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
+    let o = js_sys::Object::new();
+    for (k, v) in pairs {
+        js_sys::Reflect::set(&o, &JsValue::from_str(k), v)?;
+    }
+    Ok(o.into())
 }
 
 /// Fetches the shipped land polygons and draws them as the basemap.
 async fn add_land(map: &Map, el: &web_sys::HtmlElement) -> Result<(), JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str("/api/geo/land.geojson"))
-            .await?
-            .dyn_into()?;
-    if !response.ok() {
-        return Err(format!("land outline: HTTP {}", response.status()).into());
-    }
-    let data = JsFuture::from(response.json()?).await?;
-    let style = js_sys::Object::new();
-    for (k, v) in [
+    let data = fetch_json("/api/geo/land.geojson").await?;
+    let style = options(&[
         ("color", JsValue::from_str("#5b7083")),
         ("weight", JsValue::from_f64(1.0)),
         ("fillColor", JsValue::from_str("#e8eee4")),
         ("fillOpacity", JsValue::from_f64(1.0)),
         ("interactive", JsValue::FALSE),
         ("className", JsValue::from_str("land")),
-    ] {
-        js_sys::Reflect::set(&style, &k.into(), &v)?;
-    }
-    let options = js_sys::Object::new();
-    js_sys::Reflect::set(&options, &"style".into(), &style)?;
-    map.add_layer(&geo_json(&data, &options));
+    ])?;
+    let layer = geo_json(&data, &options(&[("style", style)])?);
+    map.add_layer(&layer);
+    // Keep the land under everything else.
+    let _ = js_sys::Reflect::get(&layer, &"bringToBack".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .map(|f| f.call0(&layer));
     el.set_attribute("data-layers", "land")?;
+    Ok(())
+}
+
+/// A JavaScript object literal mapping each kind to its colour.
+fn colours_js() -> String {
+    let pairs: Vec<String> = OutletKind::ALL
+        .iter()
+        .map(|k| format!("{}:'{}'", k.as_str(), k.colour()))
+        .collect();
+    format!("{{{}}}", pairs.join(","))
+}
+
+/// `s` as a JavaScript string literal.
+fn js_string(s: &str) -> String {
+    let mut out = String::from("'");
+    for c in s.chars() {
+        match c {
+            '\'' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_ascii_alphanumeric() || " :,-_.".contains(c) => out.push(c),
+            c => out.push_str(&format!("\\u{:04x}", u32::from(c) & 0xffff)),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+/// Options for one page of outlets: coloured markers, faint reach, a popup.
+fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
+    let colours = colours_js();
+    let point = js_sys::Function::new_with_args(
+        "f, latlng",
+        &format!(
+            "var c = {colours}[f.properties.kind] || '#333'; \
+             return L.circleMarker(latlng, {{radius: 5, color: '#fff', weight: 1, fillColor: c, fillOpacity: 0.95, className: 'outlet-marker'}});"
+        ),
+    );
+    let style = js_sys::Function::new_with_args(
+        "f",
+        &format!(
+            "var c = {colours}[f.properties.kind] || '#333'; \
+             return {{color: c, weight: 1, opacity: 0.45, fillColor: c, fillOpacity: 0.06, className: 'reach'}};"
+        ),
+    );
+    let base = format!(
+        "/map?sel=' + encodeURIComponent({}) + '{}&outlet=",
+        js_string(&spec.selection),
+        if spec.kinds.is_empty() { String::new() } else { format!("&kinds={}", spec.kinds) }
+    );
+    let popup = js_sys::Function::new_with_args(
+        "f, layer",
+        &format!(
+            "var p = f.properties; var e = function (s) {{ var d = document.createElement('div'); d.textContent = s; return d.innerHTML; }}; \
+             layer.bindPopup('<strong>' + e(p.name) + '</strong><br>' + e(p.kind) + ' in ' + e(p.town) + \
+             '<br>audience ' + Number(p.audience).toLocaleString('en-GB') + '<br>reach: ' + e(p.reach) + \
+             (p.demo ? '<br><em>demo data</em>' : '') + '<br><a href=\"{base}' + f.id + '\">details</a>');"
+        ),
+    );
+    options(&[
+        ("pointToLayer", point.into()),
+        ("style", style.into()),
+        ("onEachFeature", popup.into()),
+    ])
+}
+
+/// Draws the selection: boundary, then each page of outlets in turn.
+async fn draw(
+    overlay: &LayerGroup,
+    spec: &MapLayer,
+    el: &web_sys::HtmlElement,
+    progress: Progress,
+    current: &dyn Fn() -> bool,
+) -> Result<(), JsValue> {
+    let mut query = format!("sel={}", js_sys::encode_uri_component(&spec.selection));
+    if !spec.kinds.is_empty() {
+        query.push_str(&format!("&kinds={}", spec.kinds));
+    }
+    query.push_str(&format!("&v={}", spec.version));
+    let boundary = fetch_json(&format!("/api/features/boundary.geojson?{query}")).await?;
+    if !current() {
+        return Ok(());
+    }
+    let outline = options(&[
+        ("color", JsValue::from_str("#17324d")),
+        ("weight", JsValue::from_f64(2.0)),
+        ("fill", JsValue::FALSE),
+        ("interactive", JsValue::FALSE),
+        ("className", JsValue::from_str("selection-boundary")),
+    ])?;
+    overlay.add_layer(&geo_json(&boundary, &options(&[("style", outline)])?));
+
+    let index = fetch_json(&format!("/api/features/index.json?{query}")).await?;
+    let pages = js_sys::Reflect::get(&index, &"pages".into())?;
+    let pages: js_sys::Array = pages.dyn_into()?;
+    let total_outlets = js_sys::Reflect::get(&index, &"total".into())?.as_f64().unwrap_or(0.0);
+    let total = pages.length();
+    progress.set((0, total, String::new()));
+    let opts = outlet_options(spec)?;
+    for (i, page) in pages.iter().enumerate() {
+        if !current() {
+            return Ok(());
+        }
+        let url = js_sys::Reflect::get(&page, &"geojson".into())?
+            .as_string()
+            .ok_or("page without a URL")?;
+        let data = fetch_json(&url).await?;
+        if !current() {
+            return Ok(());
+        }
+        overlay.add_layer(&geo_json(&data, &opts));
+        let done = u32::try_from(i + 1).unwrap_or(total);
+        progress.set((done, total, String::new()));
+        el.set_attribute("data-pages-loaded", &done.to_string())?;
+    }
+    progress.set((
+        total,
+        total,
+        format!("{} outlets drawn ({} page{})", total_outlets, total, if total == 1 { "" } else { "s" }),
+    ));
+    el.set_attribute("data-outlets", &total_outlets.to_string())?;
+    el.set_attribute("data-state", "done")?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use model::auth::{ShareLinkSummary, ShareState};
 
 use crate::{
-    pages::map::MapView,
+    pages::map::MapCanvas,
     serverfns::share::{list_share_links, open_share, CreateShareLink, RevokeShareLink},
 };
 
@@ -33,7 +33,7 @@ pub fn SharedMapPage() -> impl IntoView {
                                 "A read-only map shared with you: selection " <code>{m.selection}</code> ". " {expiry}
                             </p>
                         </div>
-                        <MapView />
+                        <MapCanvas layer=Signal::derive(|| None) />
                     }
                 })
             })}

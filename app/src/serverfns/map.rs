@@ -1,0 +1,34 @@
+//! Map server functions: the page's view of a selection, and a tree node's children.
+
+use leptos::{prelude::*, server_fn::codec::GetUrl};
+use model::geo::{MapView, TreeNode};
+
+use crate::error::AppError;
+
+/// How many outlets the page lists (the map shows them all).
+pub const LIST_LIMIT: usize = 50;
+
+/// Everything the map page shows for `sel` (codes), `kinds`, the `open` tree
+/// nodes, a tree search `q` and the `outlet` whose details are open.
+#[server(endpoint = "map/view", input = GetUrl)]
+pub async fn get_map_view(
+    sel: String,
+    kinds: String,
+    open: String,
+    q: String,
+    outlet: Option<i64>,
+) -> Result<MapView, AppError> {
+    super::authorize(model::auth::Permission::ViewDashboard)?;
+    let services = super::services()?;
+    let atlas = services.atlas.atlas().await?;
+    let open: Vec<String> = open.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    Ok(atlas.view(&sel, &kinds, &open, &q, outlet, LIST_LIMIT)?)
+}
+
+/// The children of a tree node, for expanding it without reloading the page.
+#[server(endpoint = "map/children", input = GetUrl)]
+pub async fn get_tree_children(code: String) -> Result<Vec<TreeNode>, AppError> {
+    super::authorize(model::auth::Permission::ViewDashboard)?;
+    let services = super::services()?;
+    Ok(services.atlas.atlas().await?.children(&code)?)
+}
