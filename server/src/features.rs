@@ -46,7 +46,9 @@ fn refuse(e: &Error) -> Response {
         other => {
             let s = other.to_string();
             let mut c = s.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect())
+                .unwrap_or_default()
         }
     };
     (status, Json(serde_json::json!({ "error": message }))).into_response()
@@ -55,9 +57,9 @@ fn refuse(e: &Error) -> Response {
 fn per_page(state: &AppState, q: &FeatureQuery) -> Result<u32, Error> {
     match q.per_page.as_deref() {
         None | Some("") => Ok(state.http.features_per_page),
-        Some(p) => p.parse().map_err(|_| {
-            Error::Invalid(format!("per_page must be a whole number (got {p:?})"))
-        }),
+        Some(p) => p
+            .parse()
+            .map_err(|_| Error::Invalid(format!("per_page must be a whole number (got {p:?})"))),
     }
 }
 
@@ -93,16 +95,24 @@ pub async fn file(
     let result = async {
         who.require(Permission::ViewDashboard)?;
         let (stem, ext) = file.rsplit_once('.').ok_or_else(|| {
-            Error::NotFound(format!("feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"))
+            Error::NotFound(format!(
+                "feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"
+            ))
         })?;
         let atlas = state.services.atlas.atlas().await?;
         let sel = atlas.select(&q.sel, &q.kinds)?;
         if stem == "boundary" && ext == "geojson" {
             let body = export::boundary_geojson(&atlas, &sel);
-            return Ok(([(header::CONTENT_TYPE, "application/geo+json"), CACHE], body).into_response());
+            return Ok((
+                [(header::CONTENT_TYPE, "application/geo+json"), CACHE],
+                body,
+            )
+                .into_response());
         }
         let page: u32 = stem.parse().map_err(|_| {
-            Error::NotFound(format!("feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"))
+            Error::NotFound(format!(
+                "feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"
+            ))
         })?;
         let per_page = per_page(&state, &q)?;
         let title = atlas.title(&sel);
@@ -117,14 +127,20 @@ pub async fn file(
                 )
                     .into_response(),
                 "kml" => (
-                    [(header::CONTENT_TYPE, "application/vnd.google-earth.kml+xml"), CACHE],
+                    [
+                        (header::CONTENT_TYPE, "application/vnd.google-earth.kml+xml"),
+                        CACHE,
+                    ],
                     export::kml(&atlas, &format!("{title}, page {page}"), &outlets),
                 )
                     .into_response(),
                 "kmz" => {
                     let kml = export::kml(&atlas, &format!("{title}, page {page}"), &outlets);
                     (
-                        [(header::CONTENT_TYPE, "application/vnd.google-earth.kmz"), CACHE],
+                        [
+                            (header::CONTENT_TYPE, "application/vnd.google-earth.kmz"),
+                            CACHE,
+                        ],
                         export::kmz(&kml)?,
                     )
                         .into_response()

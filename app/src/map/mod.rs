@@ -37,7 +37,8 @@ pub(crate) type Progress = RwSignal<(u32, u32, String)>;
 /// Creates the map in `container` once it is in the document, and draws
 /// `layer` whenever it changes.
 pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, progress: Progress) {
-    let handles: StoredValue<Option<SendWrapper<Handles>>, LocalStorage> = StoredValue::new_local(None);
+    let handles: StoredValue<Option<SendWrapper<Handles>>, LocalStorage> =
+        StoredValue::new_local(None);
     let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let Some(el) = container.get() else { return };
@@ -63,7 +64,9 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         let Some(spec) = layer.get() else { return };
         let gen = generation.with_value(|g| g + 1);
         generation.set_value(gen);
-        let Some((map, overlay)) = handles.with_value(|h| h.as_ref().map(|h| (h.map.clone(), h.overlay.clone()))) else {
+        let Some((map, overlay)) =
+            handles.with_value(|h| h.as_ref().map(|h| (h.map.clone(), h.overlay.clone())))
+        else {
             return;
         };
         overlay.clear_layers();
@@ -77,7 +80,11 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                 Ok(()) => {}
                 Err(e) if current() => {
                     leptos::logging::error!("could not draw the selection: {e:?}");
-                    progress.set((0, 0, "The outlets could not be loaded; reload the page to try again.".into()));
+                    progress.set((
+                        0,
+                        0,
+                        "The outlets could not be loaded; reload the page to try again.".into(),
+                    ));
                     let _ = el.set_attribute("data-state", "error");
                 }
                 Err(_) => {}
@@ -96,7 +103,6 @@ fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
     options.set_min_zoom(4.0);
     options.set_max_zoom(13.0);
     options.set_zoom_snap(0.5);
-    options.set_prefer_canvas(true);
     let map = Map::new_with_element(el, &options)?;
     map.set_view(&LatLng::new(UK_CENTER.0, UK_CENTER.1), UK_ZOOM);
     let scale = js_sys::Object::new();
@@ -110,7 +116,9 @@ fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
 
 async fn fetch_json(url: &str) -> Result<JsValue, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url)).await?.dyn_into()?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await?
+        .dyn_into()?;
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()).into());
     }
@@ -187,13 +195,17 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
         "f",
         &format!(
             "var c = {colours}[f.properties.kind] || '#333'; \
-             return {{color: c, weight: 1, opacity: 0.45, fillColor: c, fillOpacity: 0.06, className: 'reach'}};"
+             return {{color: c, weight: 1, opacity: 0.35, fillColor: c, fillOpacity: 0.04}};"
         ),
     );
     let base = format!(
         "/map?sel=' + encodeURIComponent({}) + '{}&outlet=",
         js_string(&spec.selection),
-        if spec.kinds.is_empty() { String::new() } else { format!("&kinds={}", spec.kinds) }
+        if spec.kinds.is_empty() {
+            String::new()
+        } else {
+            format!("&kinds={}", spec.kinds)
+        }
     );
     let popup = js_sys::Function::new_with_args(
         "f, layer",
@@ -204,7 +216,12 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
              (p.demo ? '<br><em>demo data</em>' : '') + '<br><a href=\"{base}' + f.id + '\">details</a>');"
         ),
     );
+    // Outlets can number thousands: one canvas draws them; the land and the
+    // boundary stay SVG paths.
+    let canvas =
+        js_sys::Function::new_no_args("return L.canvas({padding: 0.5});").call0(&JsValue::NULL)?;
     options(&[
+        ("renderer", canvas),
         ("pointToLayer", point.into()),
         ("style", style.into()),
         ("onEachFeature", popup.into()),
@@ -240,7 +257,9 @@ async fn draw(
     let index = fetch_json(&format!("/api/features/index.json?{query}")).await?;
     let pages = js_sys::Reflect::get(&index, &"pages".into())?;
     let pages: js_sys::Array = pages.dyn_into()?;
-    let total_outlets = js_sys::Reflect::get(&index, &"total".into())?.as_f64().unwrap_or(0.0);
+    let total_outlets = js_sys::Reflect::get(&index, &"total".into())?
+        .as_f64()
+        .unwrap_or(0.0);
     let total = pages.length();
     progress.set((0, total, String::new()));
     let opts = outlet_options(spec)?;
@@ -263,7 +282,12 @@ async fn draw(
     progress.set((
         total,
         total,
-        format!("{} outlets drawn ({} page{})", total_outlets, total, if total == 1 { "" } else { "s" }),
+        format!(
+            "{} outlets drawn ({} page{})",
+            total_outlets,
+            total,
+            if total == 1 { "" } else { "s" }
+        ),
     ));
     el.set_attribute("data-outlets", &total_outlets.to_string())?;
     el.set_attribute("data-state", "done")?;

@@ -26,7 +26,12 @@ impl MapQuery {
     /// `/map?...` with empty parameters left out.
     fn href(&self) -> String {
         let mut parts = Vec::new();
-        for (k, v) in [("sel", &self.sel), ("kinds", &self.kinds), ("open", &self.open), ("q", &self.q)] {
+        for (k, v) in [
+            ("sel", &self.sel),
+            ("kinds", &self.kinds),
+            ("open", &self.open),
+            ("q", &self.q),
+        ] {
             if !v.is_empty() {
                 parts.push(format!("{k}={}", encode(v)));
             }
@@ -52,7 +57,11 @@ impl MapQuery {
 
     /// The same view with `code` opened or closed in the tree.
     fn toggle(&self, code: &str, open_now: bool) -> Self {
-        let mut open: Vec<&str> = self.open.split(',').filter(|c| !c.is_empty() && *c != code).collect();
+        let mut open: Vec<&str> = self
+            .open
+            .split(',')
+            .filter(|c| !c.is_empty() && *c != code)
+            .collect();
         if !open_now {
             open.push(code);
         }
@@ -64,7 +73,11 @@ impl MapQuery {
 
     /// The same view with `kind` added to or removed from the filter.
     fn toggle_kind(&self, kind: OutletKind, on: bool) -> Self {
-        let mut kinds: Vec<OutletKind> = self.kinds.split(',').filter_map(OutletKind::parse).collect();
+        let mut kinds: Vec<OutletKind> = self
+            .kinds
+            .split(',')
+            .filter_map(OutletKind::parse)
+            .collect();
         if kinds.is_empty() {
             kinds = OutletKind::ALL.to_vec();
         }
@@ -76,7 +89,11 @@ impl MapQuery {
         let text = if kinds.len() == OutletKind::ALL.len() {
             String::new()
         } else {
-            kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",")
+            kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         };
         Self {
             kinds: text,
@@ -129,7 +146,12 @@ pub fn MapPage() -> impl IntoView {
     );
     let layer = Signal::derive(move || {
         view_data.get().and_then(Result::ok).map(|v| MapLayer {
-            kinds: v.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(","),
+            kinds: v
+                .kinds
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             selection: v.selection,
             bounds: v.bounds,
             version: v.data_version,
@@ -173,10 +195,18 @@ enum Part {
 
 #[component]
 fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
-    let tree = view.tree.iter().map(|n| tree_item(n, &query)).collect_view();
+    let tree = view
+        .tree
+        .iter()
+        .map(|n| tree_item(n, &query))
+        .collect_view();
     let search_sel = query.sel.clone();
     let has_query = !view.query.is_empty();
-    let clear = MapQuery { q: String::new(), ..query.clone() }.href();
+    let clear = MapQuery {
+        q: String::new(),
+        ..query.clone()
+    }
+    .href();
     view! {
         <form method="get" action="/map" role="search" class="tree-search">
             <label for="tree-q" class="visually-hidden">"Find a region"</label>
@@ -222,12 +252,21 @@ fn MapHead(view: View, query: MapQuery) -> impl IntoView {
 
 #[component]
 fn MapBody(view: View, query: MapQuery) -> impl IntoView {
-    let kinds = view.kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
+    let kinds = view
+        .kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let per_kind = kind_bars(&view.stats);
     let index_href = format!(
         "/api/features/index.json?sel={}{}",
         encode(&view.selection),
-        if kinds.is_empty() { String::new() } else { format!("&kinds={kinds}") }
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!("&kinds={kinds}")
+        }
     );
     let page_href = |ext: &str| index_href.replace("index.json", &format!("1.{ext}"));
     let (kml, kmz, geojson) = (page_href("kml"), page_href("kmz"), page_href("geojson"));
@@ -240,9 +279,17 @@ fn MapBody(view: View, query: MapQuery) -> impl IntoView {
             String::new()
         }
     );
-    let outlet_rows = view.outlets.iter().map(|o| outlet_row(o, &query)).collect_view();
+    let outlet_rows = view
+        .outlets
+        .iter()
+        .map(|o| outlet_row(o, &query))
+        .collect_view();
     let details = view.outlet.clone().map(|(o, s)| {
-        let close = MapQuery { outlet: None, ..query.clone() }.href();
+        let close = MapQuery {
+            outlet: None,
+            ..query.clone()
+        }
+        .href();
         view! { <OutletDetails outlet=o stats=s close /> }
     });
     view! {
@@ -293,14 +340,26 @@ fn tree_item(node: &TreeNode, query: &MapQuery) -> AnyView {
     let toggle_href = query.toggle(&node.code, node.open).href();
     let toggle = node.has_children.then(|| {
         let text = if node.open { "−" } else { "+" };
-        let aria = format!("{} {}", if node.open { "Collapse" } else { "Expand" }, node.name);
+        let aria = format!(
+            "{} {}",
+            if node.open { "Collapse" } else { "Expand" },
+            node.name
+        );
         view! { <A href=toggle_href attr:class="tree-toggle" attr:aria-label=aria>{text}</A> }
     });
     let children = (!node.children.is_empty()).then(|| {
-        let items = node.children.iter().map(|c| tree_item(c, query)).collect_view();
+        let items = node
+            .children
+            .iter()
+            .map(|c| tree_item(c, query))
+            .collect_view();
         view! { <ul role="group">{items}</ul> }
     });
-    let class = if node.selected { "tree-node selected" } else { "tree-node" };
+    let class = if node.selected {
+        "tree-node selected"
+    } else {
+        "tree-node"
+    };
     let expanded: Option<String> = node.has_children.then(|| node.open.to_string());
     let selected = node.selected.to_string();
     let current: Option<&'static str> = node.selected.then_some("true");
@@ -321,9 +380,19 @@ fn tree_item(node: &TreeNode, query: &MapQuery) -> AnyView {
 }
 
 fn outlet_row(o: &OutletSummary, query: &MapQuery) -> impl IntoView {
-    let href = MapQuery { outlet: Some(o.id), ..query.clone() }.href();
+    let href = MapQuery {
+        outlet: Some(o.id),
+        ..query.clone()
+    }
+    .href();
     let style = format!("--kind: {}", o.kind.colour());
-    let (name, kind, town, audience, reach) = (o.name.clone(), o.kind.label(), o.town.clone(), thousands(o.audience), o.reach.clone());
+    let (name, kind, town, audience, reach) = (
+        o.name.clone(),
+        o.kind.label(),
+        o.town.clone(),
+        thousands(o.audience),
+        o.reach.clone(),
+    );
     view! {
         <tr>
             <td><A href=href>{name}</A></td>
@@ -337,7 +406,13 @@ fn outlet_row(o: &OutletSummary, query: &MapQuery) -> impl IntoView {
 
 /// A bar per kind: how many outlets of each are based in the selection.
 fn kind_bars(stats: &ReachStats) -> impl IntoView {
-    let max = stats.outlets_by_kind.iter().copied().max().unwrap_or(0).max(1);
+    let max = stats
+        .outlets_by_kind
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let bars = OutletKind::ALL
         .iter()
         .zip(stats.outlets_by_kind)

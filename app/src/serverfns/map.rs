@@ -21,7 +21,11 @@ pub async fn get_map_view(
     super::authorize(model::auth::Permission::ViewDashboard)?;
     let services = super::services()?;
     let atlas = services.atlas.atlas().await?;
-    let open: Vec<String> = open.split(',').filter(|c| !c.is_empty()).map(str::to_owned).collect();
+    let open: Vec<String> = open
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(atlas.view(&sel, &kinds, &open, &q, outlet, LIST_LIMIT)?)
 }
 

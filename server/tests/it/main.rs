@@ -2,5 +2,6 @@
 
 mod events;
 mod http;
+mod map;
 mod roles;
 mod util;

@@ -49,6 +49,30 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     ),
     (GET, "/api/shares/list", "", Needs::Role(Role::Staff)),
     (
+        GET,
+        "/api/map/view?sel=county:bedfordshire&kinds=&open=&q=",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
+        "/api/map/children?code=area:wales",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
+        "/api/features/index.json?sel=county:bedfordshire",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
+        "/api/features/1.kml?sel=unit:luton",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
         POST,
         "/api/shares/create",
         "selection=uk&label=",

@@ -1,0 +1,82 @@
+// The reach map: the region tree, the selection in the URL, Leaflet drawing the
+// selection's boundary and outlets page by page, and the same link without JavaScript.
+import { test, expect } from '@playwright/test';
+
+test('expand East of England, click Bedfordshire: the URL, the map and the figures follow', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'needs JavaScript');
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto('/map');
+  await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+  const tree = page.getByRole('tree');
+  await expect(tree.getByRole('treeitem')).toHaveCount(12);
+
+  let documentRequests = 0;
+  page.on('request', (r) => { if (r.resourceType() === 'document') documentRequests++; });
+  await tree.getByRole('link', { name: 'Expand East of England' }).click();
+  await expect(page).toHaveURL(/open=area:east-of-england/);
+  const beds = tree.getByRole('link', { name: /^Bedfordshire/ });
+  await expect(beds).toBeVisible();
+  await beds.click();
+
+  await expect(page).toHaveURL(/sel=county:bedfordshire/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Bedfordshire' })).toBeVisible();
+  await expect(tree.locator('li[data-code="county:bedfordshire"]')).toHaveAttribute('aria-selected', 'true');
+  const map = page.locator('#map');
+  await expect(map).toHaveAttribute('data-selection', 'county:bedfordshire');
+  await expect(map).toHaveAttribute('data-state', 'done', { timeout: 20_000 });
+  // The boundary is drawn and the progress bar is full.
+  await expect(map.locator('path.selection-boundary')).toHaveCount(1);
+  const progress = page.locator('.map-progress progress');
+  await expect(progress).toHaveAttribute('value', await progress.getAttribute('max') ?? 'x');
+  await expect(page.locator('.map-progress')).toContainText('outlets drawn');
+  // Every outlet based in Bedfordshire is on the map and counted in the figures.
+  const drawn = Number(await map.getAttribute('data-outlets'));
+  expect(drawn).toBeGreaterThan(10);
+  await expect(page.getByRole('heading', { name: `Outlets based here (${drawn})` })).toBeVisible();
+  // The map fitted the county: zoomed well in from the whole UK.
+  const zoom = await page.evaluate(() => {
+    const el = document.querySelector('#map .leaflet-map-pane') as HTMLElement | null;
+    return el ? el.style.transform : '';
+  });
+  expect(zoom).not.toBe('');
+  await expect(map.locator('.leaflet-control-scale-line').first()).toContainText(/\d+ km/);
+  const scale = await map.locator('.leaflet-control-scale-line').first().textContent();
+  expect(Number(scale?.replace(/\D/g, ''))).toBeLessThanOrEqual(20);
+
+  // Clicking a kind filters the outlets without reloading.
+  await page.getByRole('group', { name: 'Outlet kinds' }).getByRole('link', { name: 'Radio' }).click();
+  await expect(page).toHaveURL(/kinds=newspaper,tv,online/);
+  await expect(map).toHaveAttribute('data-state', 'done');
+  expect(Number(await map.getAttribute('data-outlets'))).toBeLessThan(drawn);
+
+  expect(documentRequests).toBe(0);
+  expect(errors).toEqual([]);
+  await page.screenshot({ path: 'screenshots/hydrated/map-bedfordshire.png', fullPage: true });
+});
+
+test('the tree search finds regions by name', async ({ page }) => {
+  await page.goto('/map');
+  await page.getByRole('searchbox', { name: 'Find a region' }).fill('bedford');
+  await page.getByRole('button', { name: 'Find' }).click();
+  await expect(page).toHaveURL(/q=bedford/);
+  const tree = page.getByRole('tree');
+  await expect(tree.getByRole('link', { name: /^Central Bedfordshire/ })).toBeVisible();
+  await expect(tree.getByRole('link', { name: /^Scotland/ })).toHaveCount(0);
+});
+
+test('a shared selection link reads the same with JavaScript off', async ({ page, javaScriptEnabled }) => {
+  test.skip(javaScriptEnabled, 'the no-JS reading');
+  await page.goto('/map?sel=county:bedfordshire');
+  await expect(page.getByRole('heading', { level: 1, name: 'Bedfordshire' })).toBeVisible();
+  const tree = page.getByRole('tree');
+  await expect(tree.locator('li[data-code="county:bedfordshire"]')).toHaveAttribute('aria-selected', 'true');
+  await expect(tree.locator('li[data-code="area:east-of-england"]')).toHaveAttribute('aria-expanded', 'true');
+  await expect(page.getByText('Population in towns')).toBeVisible();
+  await expect(page.locator('table tbody tr').first()).toBeVisible();
+  // Links work without scripts: open an outlet's details.
+  await page.locator('table tbody tr a').first().click();
+  await expect(page).toHaveURL(/outlet=\d+/);
+  await expect(page.getByText('Population reached (towns)')).toBeVisible();
+  await page.screenshot({ path: 'screenshots/no-js/map-bedfordshire.png', fullPage: true });
+});
