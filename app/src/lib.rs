@@ -27,6 +27,7 @@ use crate::{
         firewall::FirewallPage,
         health::HealthPage,
         home::HomePage,
+        import::ImportPage,
         login::LoginPage,
         map::MapPage,
         not_found::NotFound,
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                         <Route path=path!("/map") view=MapPage ssr=SsrMode::Async />
+                        <Route path=path!("/import") view=ImportPage ssr=SsrMode::Async />
                         <Route path=path!("/health") view=HealthPage ssr=SsrMode::Async />
                         <Route path=path!("/firewall") view=FirewallPage ssr=SsrMode::Async />
                         <Route path=path!("/checklist") view=ChecklistPage ssr=SsrMode::Async />

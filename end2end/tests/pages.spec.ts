@@ -3,7 +3,7 @@ import { test, expect, Page } from '@playwright/test';
 
 const PAGES = [
   { path: '/', heading: 'Overview', title: 'Switchboard' },
-  { path: '/map', heading: 'Reach map', title: 'Map · Switchboard' },
+  { path: '/map', heading: 'United Kingdom', title: 'Reach map · Switchboard' },
   { path: '/health', heading: 'Infrastructure health', title: 'Health · Switchboard' },
   { path: '/firewall', heading: 'Firewall', title: 'Firewall · Switchboard' },
   { path: '/checklist', heading: 'Migration checklist', title: 'Checklist · Switchboard' },

@@ -71,6 +71,23 @@ pub enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
+    /// Import data from a file.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `switchboard import ...`
+#[derive(Clone, Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import outlets from a .csv, .geojson or .kml file (checked whole first:
+    /// a file with any problem changes nothing).
+    Outlets {
+        /// The file.
+        file: PathBuf,
+        /// Replace every outlet (the demo set included) instead of adding.
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 /// `switchboard user ...`

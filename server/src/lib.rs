@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod events;
 pub mod features;
+pub mod import;
 pub mod routes;
 pub mod state;
 
@@ -115,5 +116,40 @@ pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow:
         println!("added {username} ({})", role.as_str());
     }
     services.db.close().await;
+    Ok(())
+}
+
+/// `switchboard import outlets FILE [--replace]`.
+///
+/// # Errors
+/// The database cannot be opened, the file cannot be read, or it has problems
+/// (every one is listed; nothing is imported then).
+pub async fn import(config: &Config, command: &config::ImportCommand) -> anyhow::Result<()> {
+    let config::ImportCommand::Outlets { file, replace } = command;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let state = AppState::build(config).await?;
+    let name = file.to_string_lossy();
+    let n = state
+        .services
+        .atlas
+        .import_outlets_unchecked(&name, &text, *replace)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .with_context(|| format!("{} was not imported", file.display()))?;
+    state
+        .services
+        .auth
+        .audit_system(
+            "outlets.import",
+            &name,
+            &format!(
+                "{n} outlet(s){}",
+                if *replace { ", replacing all" } else { "" }
+            ),
+        )
+        .await?;
+    println!("imported {n} outlet(s) from {}", file.display());
+    state.services.db.close().await;
     Ok(())
 }

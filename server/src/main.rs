@@ -23,6 +23,9 @@ fn main() -> ExitCode {
         Some(server::config::Command::User(cmd)) => {
             runtime.block_on(server::add_user(&config, cmd))
         }
+        Some(server::config::Command::Import(cmd)) => {
+            runtime.block_on(server::import(&config, cmd))
+        }
         Some(server::config::Command::Serve) | None => runtime.block_on(server::run(config)),
     };
     match result {

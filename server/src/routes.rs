@@ -46,6 +46,12 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(crate::auth::login))
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
+        .route(
+            "/import/outlets",
+            post(crate::import::outlets).layer(axum::extract::DefaultBodyLimit::max(
+                services::atlas::import::MAX_BYTES + 64 * 1024,
+            )),
+        )
         .route("/api/features/index.json", get(crate::features::index))
         .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))

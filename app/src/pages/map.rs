@@ -222,7 +222,12 @@ fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
                 view! { <ul class="tree" role="tree" aria-label="Areas, regions and sub-regions">{tree}</ul> }.into_any()
             }}
         </nav>
-        <p class="muted small"><A href="/map">"Whole UK"</A></p>
+        <p class="muted small">
+            <A href="/map">"Whole UK"</A>
+            {move || crate::components::shell::use_me().filter(|me| me.can(model::auth::Permission::EditMap)).map(|_| view! {
+                " · " <a href="/import">"Import outlets"</a>
+            })}
+        </p>
     }
 }
 

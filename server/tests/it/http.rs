@@ -304,3 +304,44 @@ fn the_cli_adds_users_and_refuses_bad_ones() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is taken"));
 }
+
+#[test]
+fn the_cli_imports_outlets_or_lists_every_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "name,kind,town,lon,lat,audience,reach_regions,reach_km\nLuton Herald,newspaper,Luton,-0.4175,51.8797,12000,unit:luton,\n",
+    )
+    .expect("write");
+    let out = switchboard(
+        &[
+            "--demo-outlets",
+            "0",
+            "import",
+            "outlets",
+            good.to_str().expect("utf-8"),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 1 outlet(s)"));
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "name,kind,lon,lat,reach_km\nX,zeppelin,0,51,10\n").expect("write");
+    let out = switchboard(
+        &["import", "outlets", bad.to_str().expect("utf-8")],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("was not imported"), "{stderr}");
+    assert!(
+        stderr.contains("line 2 (X), kind: \"zeppelin\""),
+        "{stderr}"
+    );
+}

@@ -132,3 +132,53 @@ fn bad_vector_requests_get_a_readable_4xx() {
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     });
 }
+
+#[test]
+fn the_import_form_takes_a_file_and_refuses_a_bad_one_whole() {
+    use axum::{body::Body, http::Request};
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    block_on(async {
+        let app = app().await;
+        let upload = |token: String, name: &'static str, text: &'static str| {
+            let body = format!(
+                "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{text}\r\n--XYZ--\r\n"
+            );
+            let req = Request::post("/import/outlets")
+                .header(header::HOST, crate::util::HOST)
+                .header(header::ORIGIN, crate::util::ORIGIN)
+                .header(header::COOKIE, format!("sb_session={token}"))
+                .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+                .body(Body::from(body))
+                .expect("request");
+            let router = app.router.clone();
+            async move {
+                let res = router.oneshot(req).await.expect("response");
+                let status = res.status();
+                let body = res.into_body().collect().await.expect("body").to_bytes();
+                (status, String::from_utf8_lossy(&body).into_owned())
+            }
+        };
+        let staff = app.login("staff").await;
+        let (status, body) = upload(
+            staff.clone(),
+            "real.csv",
+            "name,kind,town,lon,lat,audience,reach_regions,reach_km\nLuton Herald,newspaper,Luton,-0.4175,51.8797,12000,unit:luton,\n",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("Imported 1 outlet(s)"), "{body}");
+        let (status, body) = upload(
+            staff,
+            "bad.csv",
+            "name,kind,lon,lat,reach_km\n,tv,0,51,10\n",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains("<li>line 2, name: missing</li>"), "{body}");
+        // Viewers may look, not import.
+        let viewer = app.login("viewer").await;
+        let (status, _) = upload(viewer, "real.csv", "name\n").await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    });
+}

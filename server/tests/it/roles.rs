@@ -39,6 +39,7 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     (GET, "/checklist", "", Needs::SignedIn),
     (GET, "/shares", "", Needs::Role(Role::Staff)),
     (GET, "/admin", "", Needs::Role(Role::Admin)),
+    (GET, "/import", "", Needs::Role(Role::Staff)),
     // Server functions
     (GET, "/api/share/open?token=unknown", "", Needs::Public),
     (

@@ -11,6 +11,7 @@
 pub mod dataset;
 mod demo;
 pub mod export;
+pub mod import;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -739,6 +740,49 @@ impl AtlasService {
             tracing::warn!("data change not announced: {e}");
         }
         Ok(outlets.len())
+    }
+
+    /// Imports outlets from a CSV, GeoJSON or KML file (by `file_name`'s
+    /// extension), adding to the outlets or, with `replace`, replacing them
+    /// all. Checked whole before anything is written; one transaction.
+    ///
+    /// # Errors
+    /// Permission (`EditMap`); `Error::Invalid` listing every problem found
+    /// (nothing is written then); database errors.
+    pub async fn import_outlets(
+        &self,
+        who: &crate::auth::Principal,
+        file_name: &str,
+        text: &str,
+        replace: bool,
+    ) -> Result<usize> {
+        who.require(model::auth::Permission::EditMap)?;
+        self.import_outlets_unchecked(file_name, text, replace)
+            .await
+    }
+
+    /// As [`AtlasService::import_outlets`], for the operator's command line.
+    ///
+    /// # Errors
+    /// As [`AtlasService::import_outlets`], without the permission check.
+    pub async fn import_outlets_unchecked(
+        &self,
+        file_name: &str,
+        text: &str,
+        replace: bool,
+    ) -> Result<usize> {
+        let format = import::Format::of_name(file_name)?;
+        let atlas = self.atlas().await?;
+        let source = format!(
+            "import:{}",
+            file_name.rsplit('/').next().unwrap_or(file_name)
+        );
+        let text = text.to_owned();
+        let outlets =
+            tokio::task::spawn_blocking(move || import::parse(&atlas, format, &text, &source))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+        self.insert_outlets(&outlets, replace).await
     }
 
     /// The current atlas, loading it on first use.

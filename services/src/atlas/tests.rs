@@ -330,3 +330,149 @@ async fn a_radio_outlet_reaches_land_within_its_circle() {
     assert!(stats.population > 0 && stats.towns > 0, "{stats:?}");
     assert!(atlas.summary(radio).reach.contains("km around"));
 }
+
+fn staff() -> crate::auth::Principal {
+    crate::auth::Principal::User(model::auth::Me {
+        id: 1,
+        username: "ann".into(),
+        display_name: "Ann".into(),
+        role: model::auth::Role::Staff,
+    })
+}
+
+#[tokio::test]
+async fn a_good_csv_imports_and_moves_the_version_on() {
+    let (_d, _db, service) = seeded().await;
+    let before = service.stored_version().await.expect("version");
+    let csv = "name,kind,town,lon,lat,audience,reach_regions,reach_km\n\
+               Luton Herald,newspaper,Luton,-0.41748,51.87967,\"12,000\",unit:luton;county:bedfordshire,\n\
+               \"Chiltern FM, Luton\",radio,Luton,-0.41748,51.87967,50000,,35.5\n";
+    let n = service
+        .import_outlets(&staff(), "real.csv", csv, false)
+        .await
+        .expect("import");
+    assert_eq!(n, 2);
+    let atlas = service.atlas().await.expect("atlas");
+    assert_eq!(atlas.outlet_count(), 3002);
+    assert_ne!(atlas.version(), before);
+    let radio = atlas
+        .outlets
+        .iter()
+        .find(|o| o.name == "Chiltern FM, Luton")
+        .expect("imported");
+    assert_eq!(radio.reach, Reach::Circle { radius_km: 35.5 });
+    assert_eq!(radio.source, "import:real.csv");
+    // Replacing: only the file's outlets remain, and the demo label goes.
+    service
+        .import_outlets(&staff(), "real.csv", csv, true)
+        .await
+        .expect("replace");
+    let atlas = service.atlas().await.expect("atlas");
+    assert_eq!(atlas.outlet_count(), 2);
+    assert!(!atlas.has_demo());
+}
+
+#[tokio::test]
+async fn a_bad_file_is_refused_whole_with_every_problem_named() {
+    let (_d, _db, service) = seeded().await;
+    let before = service.stored_version().await.expect("version");
+    let csv = "name,kind,town,lon,lat,audience,reach_regions,reach_km\n\
+               Good Gazette,newspaper,Luton,-0.41,51.88,100,unit:luton,\n\
+               ,pigeon,Luton,-0.41,51.88,100,unit:luton,\n\
+               Lost FM,radio,Nowhere,151.2,-33.9,x,,30\n\
+               Odd Times,newspaper,Luton,-0.41,51.88,100,county:atlantis,\n\
+               Both News,online,Luton,-0.41,51.88,1,unit:luton,10\n\
+               Short,radio\n";
+    let err = service
+        .import_outlets(&staff(), "bad.csv", csv, false)
+        .await
+        .expect_err("refused");
+    let msg = err.to_string();
+    for expected in [
+        "nothing was imported",
+        "line 3, name: missing",
+        "line 3, kind: \"pigeon\" is not newspaper, radio, tv or online",
+        "line 4 (Lost FM), lon/lat: 151.2, -33.9 is not in the UK",
+        "line 4 (Lost FM), audience: \"x\" is not a whole number",
+        "line 5 (Odd Times), reach_regions: unknown region county:atlantis",
+        "line 6 (Both News), reach: give only one of",
+        "line 7: 2 fields, the header has 8",
+    ] {
+        assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+    }
+    assert_eq!(
+        service.stored_version().await.expect("version"),
+        before,
+        "nothing changed"
+    );
+    assert_eq!(service.atlas().await.expect("atlas").outlet_count(), 3000);
+
+    for (name, text, says) in [
+        ("x.geojson", "{\"type\": \"FeatureCollection\", \"features\": [", "not GeoJSON"),
+        ("x.geojson", r#"{"type":"Point","coordinates":[0,51]}"#, "not a FeatureCollection"),
+        ("x.geojson", r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"A","kind":"tv"},"geometry":{"type":"LineString","coordinates":[[0,51],[1,52]]}}]}"#, "feature 1 (A), geometry: a LineString"),
+        ("x.kml", "<kml><Document><Placemark><name>A</name></Document></kml>", "not well-formed KML"),
+        ("x.kml", "<kml><Document></Document></kml>", "no Placemark"),
+        ("x.kml", "<kml><Placemark><name>B</name><Point><coordinates>north</coordinates></Point></Placemark></kml>", "placemark 1, Point: coordinates \"north\""),
+        ("x.shp", "", "expected a .csv, .geojson or .kml file"),
+        ("x.csv", "", "the file is empty"),
+        ("x.csv", "title,where\n", "no name column"),
+    ] {
+        let err = service.import_outlets(&staff(), name, text, false).await.expect_err(name);
+        assert!(err.to_string().contains(says), "{name}: {err}");
+    }
+    assert_eq!(service.stored_version().await.expect("version"), before);
+}
+
+#[tokio::test]
+async fn the_apps_own_geojson_and_kml_pages_import_back() {
+    let (_d, _db, service) = seeded().await;
+    let atlas = service.atlas().await.expect("atlas");
+    let sel = atlas.select("unit:luton", "").expect("select");
+    let page = export::page(&atlas, &sel, 1, 250).expect("page");
+    let geojson = export::geojson(&atlas, &page);
+    let kml = export::kml(&atlas, "Luton", &page);
+    let n = page.len();
+    assert_eq!(
+        service
+            .import_outlets(&staff(), "luton.geojson", &geojson, true)
+            .await
+            .expect("geojson"),
+        n
+    );
+    let after = service.atlas().await.expect("atlas");
+    assert_eq!(after.outlet_count(), n);
+    assert!(after
+        .outlets
+        .iter()
+        .all(|o| matches!(o.reach, Reach::Geometry(_))));
+    assert_eq!(
+        service
+            .import_outlets(&staff(), "luton.kml", &kml, true)
+            .await
+            .expect("kml"),
+        n
+    );
+    let names = |a: &Atlas| {
+        let mut v: Vec<String> = a.outlets.iter().map(|o| o.name.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&service.atlas().await.expect("atlas")), names(&after));
+}
+
+#[tokio::test]
+async fn viewers_cannot_import() {
+    let (_d, _db, service) = seeded().await;
+    let viewer = crate::auth::Principal::User(model::auth::Me {
+        id: 2,
+        username: "vic".into(),
+        display_name: "Vic".into(),
+        role: model::auth::Role::Viewer,
+    });
+    let err = service
+        .import_outlets(&viewer, "a.csv", "name,kind,lon,lat\n", false)
+        .await
+        .expect_err("viewer");
+    assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
+}

@@ -28,12 +28,9 @@ impl AuthService {
     }
 
     /// Records what the system (the command line, first start) did.
-    pub(super) async fn audit_system(
-        &self,
-        action: &str,
-        target: &str,
-        detail: &str,
-    ) -> Result<()> {
+    /// # Errors
+    /// Database errors.
+    pub async fn audit_system(&self, action: &str, target: &str, detail: &str) -> Result<()> {
         self.audit_raw(None, "system", &Client::default(), action, target, detail)
             .await
     }

@@ -1,0 +1,34 @@
+//! `/import`: upload real outlets (CSV, GeoJSON or KML). The form posts to
+//! `/import/outlets`, which answers with what was imported or every problem.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn ImportPage() -> impl IntoView {
+    if let Some(denied) = crate::components::errors::require(model::auth::Permission::EditMap) {
+        return view! { <Title text="Import outlets" /> {denied} }.into_any();
+    }
+    view! {
+        <Title text="Import outlets" />
+        <div class="page-head">
+            <h1>"Import outlets"</h1>
+            <p class="lede">"Add real media outlets from a file. The whole file is checked first: if anything is wrong, nothing is imported and every problem is listed with its line or feature and field."</p>
+        </div>
+        <section class="panel">
+            <form method="post" action="/import/outlets" enctype="multipart/form-data" class="form-grid">
+                <label>"File (.csv, .geojson or .kml)" <input type="file" name="file" accept=".csv,.geojson,.json,.kml" required /></label>
+                <label class="check"><input type="checkbox" name="replace" value="1" />" Replace every outlet (the demo set included)"</label>
+                <button type="submit" class="button button-primary">"Import"</button>
+            </form>
+        </section>
+        <section class="panel">
+            <h2>"Formats"</h2>
+            <p><strong>"CSV"</strong>": a header line, then one outlet per line:"</p>
+            <pre class="sample">"name,kind,town,lon,lat,audience,reach_regions,reach_km\nLuton Herald,newspaper,Luton,-0.4175,51.8797,12000,unit:luton;county:bedfordshire,\nChiltern FM,radio,Luton,-0.4175,51.8797,50000,,35"</pre>
+            <p>"Kinds: newspaper, radio, tv, online. Reach is either region codes (as in the map's URL, separated by ;) or a radius in km around the outlet's home, clipped to land."</p>
+            <p><strong>"GeoJSON"</strong>": a FeatureCollection; each feature's geometry is the home (a Point) or a GeometryCollection of the home and its reach polygons, with the same properties. "<strong>"KML"</strong>": Placemarks with a Point, optional Polygons and ExtendedData. The map's own GeoJSON and KML downloads import back as they are."</p>
+        </section>
+    }
+    .into_any()
+}
