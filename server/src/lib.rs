@@ -31,6 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = state.services.db.clone();
     // Every replica runs the scheduler; the job leases pick one per due run.
     let scheduler = state.services.scheduler.spawn(Duration::from_secs(1));
+    let follower = follow_data_changes(&state.services);
     let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -47,11 +48,39 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("server failed")?;
     scheduler.abort();
+    follower.abort();
     tracing::info!("shutting down: closing the database");
     tokio::time::timeout(Duration::from_secs(10), db.close())
         .await
         .ok();
     Ok(())
+}
+
+/// When another replica changes the map's data (an import), or the change
+/// feed had to reconnect, this replica reloads its atlas: pages and tile keys
+/// then use the new data version everywhere.
+fn follow_data_changes(services: &services::Services) -> tokio::task::JoinHandle<()> {
+    use tokio::sync::broadcast::error::RecvError;
+    let atlas = services.atlas.clone();
+    let mut rx = services.db.bus().subscribe();
+    tokio::spawn(async move {
+        loop {
+            let reload = match rx.recv().await {
+                Ok(event) => {
+                    (event.topic == "data" && event.origin != services::replica_id())
+                        || event.topic == "resync"
+                }
+                Err(RecvError::Lagged(_)) => true,
+                Err(RecvError::Closed) => break,
+            };
+            if reload {
+                match atlas.reload().await {
+                    Ok(a) => tracing::info!(version = a.version(), "map data reloaded"),
+                    Err(e) => tracing::warn!("map data not reloaded: {e}"),
+                }
+            }
+        }
+    })
 }
 
 async fn shutdown_signal() {

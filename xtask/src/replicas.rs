@@ -84,6 +84,36 @@ pub(crate) fn request(
     })
 }
 
+/// A request with a body of any type (the import's multipart upload).
+fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    content_type: &str,
+    body: &str,
+) -> Result<Reply> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nCookie: sb_session={cookie}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok(Reply {
+        status: head
+            .get(9..12)
+            .and_then(|c| c.parse().ok())
+            .context("status")?,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    })
+}
+
 /// Signs in with the form, as a browser does; the session cookie's value.
 pub(crate) fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Result<String> {
     let reply = request(
@@ -400,6 +430,56 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     eprintln!(
         "xtask: replicas: a change through replica 1 reached replica 2's live feed in {} ms",
         started.elapsed().as_millis()
+    );
+
+    // 2b. Map data imported through replica 1: replica 2 serves the new data version.
+    let version = |addr: SocketAddr| -> Result<String> {
+        let r = request(
+            addr,
+            "GET",
+            "/api/features/index.json?sel=unit:luton",
+            Some(&staff),
+            None,
+        )?;
+        ensure!(r.status == 200, "index on {addr}: {} {}", r.status, r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body)?;
+        Ok(v["data_version"].as_str().unwrap_or_default().to_owned())
+    };
+    let old = version(addrs[1])?;
+    ensure!(
+        old == version(addrs[0])?,
+        "replicas disagree on the data version before the import"
+    );
+    let csv = "name,kind,town,lon,lat,audience,reach_regions,reach_km\r\nReplica Post,newspaper,Luton,-0.4175,51.8797,1000,unit:luton,\r\n";
+    let body = format!(
+        "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--B--\r\n"
+    );
+    let r = raw_request(
+        addrs[0],
+        "POST",
+        "/import/outlets",
+        &staff,
+        "multipart/form-data; boundary=B",
+        &body,
+    )?;
+    ensure!(
+        r.status == 200,
+        "import through replica 1: {} {}",
+        r.status,
+        r.body
+    );
+    let seen = wait_for(
+        Duration::from_secs(10),
+        "replica 2 to serve the new data version",
+        || Ok(version(addrs[1])? != old),
+    )?;
+    ensure!(
+        version(addrs[0])? == version(addrs[1])?,
+        "replicas disagree after the import"
+    );
+    eprintln!(
+        "xtask: replicas: an import through replica 1 moved replica 2 to the new data version within {} ms",
+        seen.as_millis()
     );
 
     // 3. Concurrent writes through different replicas all land.
