@@ -26,11 +26,11 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("page of 250 outlets (East of England)");
     g.bench_function("GeoJSON", |b| b.iter(|| export::geojson(&atlas, &page)));
     g.bench_function("KML", |b| {
-        b.iter(|| export::kml(&atlas, "East of England", &page))
+        b.iter(|| export::kml(&atlas, "East of England", &page));
     });
     let kml = export::kml(&atlas, "East of England", &page);
     g.bench_function("KMZ (from KML)", |b| {
-        b.iter(|| export::kmz(&kml).expect("kmz"))
+        b.iter(|| export::kmz(&kml).expect("kmz"));
     });
     g.finish();
 
