@@ -29,9 +29,16 @@ fn benches(c: &mut Criterion) {
         b.iter(|| export::kml(&atlas, "East of England", &page));
     });
     let kml = export::kml(&atlas, "East of England", &page);
-    g.bench_function("KMZ (from KML)", |b| {
-        b.iter(|| export::kmz(&kml).expect("kmz"));
-    });
+    for level in [1, 6] {
+        let size = export::kmz_at(&kml, level).expect("kmz").len();
+        eprintln!(
+            "KMZ at deflate level {level}: {size} bytes from {} bytes of KML",
+            kml.len()
+        );
+        g.bench_function(format!("KMZ from KML, deflate level {level}"), |b| {
+            b.iter(|| export::kmz_at(&kml, level).expect("kmz"));
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("reach statistics");

@@ -124,13 +124,37 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `v` with exactly 5 decimals, by integer arithmetic: several times faster
+/// than `{:.5}`, which formats through the float machinery.
+#[allow(clippy::cast_possible_truncation)]
+fn push_fixed5(out: &mut String, v: f64) {
+    let n = (v * 100_000.0).round() as i64;
+    if n < 0 {
+        out.push('-');
+    }
+    let n = n.unsigned_abs();
+    let (int, frac) = (n / 100_000, n % 100_000);
+    let mut buf = itoa::Buffer::new();
+    out.push_str(buf.format(int));
+    out.push('.');
+    let digits = buf.format(frac);
+    for _ in digits.len()..5 {
+        out.push('0');
+    }
+    out.push_str(digits);
+}
+
 fn ring_json(out: &mut String, ring: &LineString<f64>) {
     out.push('[');
     for (i, c) in ring.0.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "[{:.5},{:.5}]", c.x, c.y);
+        out.push('[');
+        push_fixed5(out, c.x);
+        out.push(',');
+        push_fixed5(out, c.y);
+        out.push(']');
     }
     out.push(']');
 }
@@ -233,7 +257,9 @@ fn ring_kml(out: &mut String, ring: &LineString<f64>) {
         if i > 0 {
             out.push(' ');
         }
-        let _ = write!(out, "{:.5},{:.5}", c.x, c.y);
+        push_fixed5(out, c.x);
+        out.push(',');
+        push_fixed5(out, c.y);
     }
     out.push_str("</coordinates></LinearRing>");
 }
@@ -299,17 +325,28 @@ pub fn kml(atlas: &Atlas, title: &str, outlets: &[&Outlet]) -> String {
     out
 }
 
-/// KMZ: the KML as `doc.kml` in a zip archive.
+/// KMZ: the KML as `doc.kml` in a zip archive, deflated at level 6: a KMZ is
+/// a download, so size wins (docs/perf.md: 39% smaller than level 1 for 5 ms
+/// more per page).
 ///
 /// # Errors
 /// Writing the archive failed (in memory, so only on a bug).
 pub fn kmz(kml: &str) -> Result<Vec<u8>> {
+    kmz_at(kml, 6)
+}
+
+/// KMZ at a given deflate level (1 fastest .. 9 smallest).
+///
+/// # Errors
+/// As [`kmz`].
+pub fn kmz_at(kml: &str, level: i64) -> Result<Vec<u8>> {
     use std::io::Write as _;
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut zip = zip::ZipWriter::new(&mut buf);
         let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated);
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(level));
         zip.start_file("doc.kml", options)
             .map_err(|e| Error::Internal(format!("kmz: {e}")))?;
         zip.write_all(kml.as_bytes())
@@ -318,4 +355,31 @@ pub fn kmz(kml: &str) -> Result<Vec<u8>> {
             .map_err(|e| Error::Internal(format!("kmz: {e}")))?;
     }
     Ok(buf.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed5_matches_the_formatter() {
+        for v in [
+            0.0,
+            -0.000_004,
+            0.000_005,
+            -0.41748,
+            51.879_674,
+            -10.5,
+            1.999_999_9,
+            -179.999_99,
+        ] {
+            let mut out = String::new();
+            super::push_fixed5(&mut out, v);
+            let want = format!("{:.5}", (v * 100_000.0_f64).round() / 100_000.0);
+            let want = if want == "-0.00000" {
+                "0.00000".to_owned()
+            } else {
+                want
+            };
+            assert_eq!(out, want, "{v}");
+        }
+    }
 }
