@@ -51,6 +51,15 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_DB_CONNECTIONS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_connections: u32,
 
+    /// An XYZ tile URL for the map's basemap instead of the shipped offline land,
+    /// e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`.
+    #[arg(long, env = "SWITCHBOARD_BASEMAP_URL")]
+    pub basemap_url: Option<String>,
+
+    /// The attribution shown with `--basemap-url`'s tiles.
+    #[arg(long, env = "SWITCHBOARD_BASEMAP_ATTRIBUTION", default_value = "© OpenStreetMap contributors")]
+    pub basemap_attribution: String,
+
     /// Demo outlets generated on first run when the database has none (0: none).
     #[arg(long, env = "SWITCHBOARD_DEMO_OUTLETS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub demo_outlets: u32,
@@ -158,6 +167,15 @@ impl Config {
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| {
             ConfigError::Invalid(format!("invalid --log filter {:?}: {e}", self.log))
         })?;
+        if let Some(tiles) = &self.basemap_url {
+            let ok = (tiles.starts_with("https://") || tiles.starts_with("http://"))
+                && ["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p));
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "invalid --basemap-url {tiles:?}: expected an http(s) URL with {{z}}, {{x}} and {{y}}"
+                )));
+            }
+        }
         let url = self.database_url();
         if !(url.starts_with("sqlite:")
             || url.starts_with("postgres:")

@@ -63,7 +63,11 @@ pub fn router(state: AppState) -> Router {
             routes,
             {
                 let services = services.clone();
-                move || provide_context(services.clone())
+                let map = state.map_settings.clone();
+                move || {
+                    provide_context(services.clone());
+                    provide_context(map.clone());
+                }
             },
             {
                 let options = leptos_options.clone();

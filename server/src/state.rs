@@ -11,6 +11,7 @@ use crate::Config;
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
+    pub map_settings: app::pages::map::MapSettings,
     pub services: Services,
     pub http: HttpSettings,
 }
@@ -77,6 +78,10 @@ impl AppState {
             .build();
         Self {
             leptos_options,
+            map_settings: app::pages::map::MapSettings {
+                basemap_url: config.basemap_url.clone(),
+                attribution: config.basemap_attribution.clone(),
+            },
             services,
             http: HttpSettings {
                 cookie_secure: config.cookie_secure,

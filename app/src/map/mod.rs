@@ -45,14 +45,23 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         if handles.with_value(Option::is_none) {
             match create(&el) {
                 Ok((map, overlay)) => {
-                    let land_map = map.clone();
-                    let land_el = el.clone();
-                    leptos::task::spawn_local(async move {
-                        if let Err(e) = add_land(&land_map, &land_el).await {
-                            leptos::logging::error!("could not draw the land outline: {e:?}");
-                            let _ = land_el.set_attribute("data-error", "land outline unavailable");
-                        }
-                    });
+                    if let Some(url) = el.get_attribute("data-basemap").filter(|u| !u.is_empty()) {
+                        // A configured XYZ basemap replaces the shipped land.
+                        let options = leaflet::TileLayerOptions::new();
+                        options.set_max_zoom(19.0);
+                        options.set_attribution(el.get_attribute("data-attribution").unwrap_or_default());
+                        leaflet::TileLayer::new_options(&url, &options).add_to(&map);
+                        let _ = el.set_attribute("data-layers", "tiles");
+                    } else {
+                        let land_map = map.clone();
+                        let land_el = el.clone();
+                        leptos::task::spawn_local(async move {
+                            if let Err(e) = add_land(&land_map, &land_el).await {
+                                leptos::logging::error!("could not draw the land outline: {e:?}");
+                                let _ = land_el.set_attribute("data-error", "land outline unavailable");
+                            }
+                        });
+                    }
                     handles.set_value(Some(SendWrapper::new(Handles { map, overlay })));
                 }
                 Err(e) => {

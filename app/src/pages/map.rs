@@ -459,6 +459,14 @@ fn OutletDetails(outlet: OutletSummary, stats: ReachStats, close: String) -> imp
     }
 }
 
+/// Where the basemap comes from: the shipped land (no URL) or XYZ tiles. The
+/// server provides it as context; the map container carries it to the browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapSettings {
+    pub basemap_url: Option<String>,
+    pub attribution: String,
+}
+
 /// What the map draws over the basemap.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapLayer {
@@ -480,9 +488,11 @@ pub fn MapCanvas(#[prop(into)] layer: Signal<Option<MapLayer>>) -> impl IntoView
     #[cfg(not(feature = "hydrate"))]
     let _ = &layer;
     let label = "Map of the selection".to_owned();
+    let settings = use_context::<MapSettings>().unwrap_or_default();
+    let attribution = settings.basemap_url.as_ref().map(|_| settings.attribution.clone());
     view! {
         <div class="map-frame panel">
-            <div id="map" class="map" node_ref=container role="region" aria-label=label></div>
+            <div id="map" class="map" node_ref=container role="region" aria-label=label data-basemap=settings.basemap_url data-attribution=attribution></div>
             <div class="map-progress" role="status" aria-live="polite">
                 {move || {
                     let (done, total, note) = progress.get();

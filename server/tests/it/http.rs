@@ -268,6 +268,8 @@ fn bad_configuration_exits_2_with_one_line() {
         &["--bind", "nowhere"][..],
         &["--database-url", "mysql://db/x"],
         &["--log", "=[=="],
+        &["--basemap-url", "ftp://tiles.example/{z}/{x}/{y}.png"],
+        &["--basemap-url", "https://tiles.example/tile.png"],
         &["--unknown"],
         &["user", "add", "--username", "x", "--role", "root"],
     ] {
