@@ -47,8 +47,10 @@ test('expand East of England, click Bedfordshire: the URL, the map and the figur
   // Clicking a kind filters the outlets without reloading.
   await page.getByRole('group', { name: 'Outlet kinds' }).getByRole('link', { name: 'Radio' }).click();
   await expect(page).toHaveURL(/kinds=newspaper,tv,online/);
+  await expect
+    .poll(async () => Number(await map.getAttribute('data-outlets')), { timeout: 15_000 })
+    .toBeLessThan(drawn);
   await expect(map).toHaveAttribute('data-state', 'done');
-  expect(Number(await map.getAttribute('data-outlets'))).toBeLessThan(drawn);
 
   expect(documentRequests).toBe(0);
   expect(errors).toEqual([]);

@@ -57,7 +57,11 @@ pub struct Config {
     pub basemap_url: Option<String>,
 
     /// The attribution shown with `--basemap-url`'s tiles.
-    #[arg(long, env = "SWITCHBOARD_BASEMAP_ATTRIBUTION", default_value = "© OpenStreetMap contributors")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_BASEMAP_ATTRIBUTION",
+        default_value = "© OpenStreetMap contributors"
+    )]
     pub basemap_attribution: String,
 
     /// Demo outlets generated on first run when the database has none (0: none).

@@ -634,6 +634,37 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
         recovered.as_millis()
     );
 
+    // 5b. The browser through HAProxy: the reach map works with its requests
+    // (page, server functions, feature pages) spread over the replicas.
+    let mut env = Vec::new();
+    for role in ["admin", "staff", "viewer"] {
+        let user = format!("e2e-{role}");
+        let password = random_password()?;
+        add_user_with(&bin, &scratch, &db_arg, &user, role, &password)?;
+        let key = role.to_uppercase();
+        env.push((format!("E2E_{key}_USER"), user));
+        env.push((format!("E2E_{key}_PASSWORD"), password));
+    }
+    crate::sh(
+        ws,
+        Command::new("npx")
+            .args([
+                "playwright",
+                "test",
+                "--project=setup",
+                "--project=hydrated",
+                "tests/map.spec.ts",
+            ])
+            .env("BASE_URL", format!("http://{front}"))
+            .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(ws.root.join("end2end")),
+    )
+    .context("the map in Chromium through HAProxy")?;
+    eprintln!(
+        "xtask: replicas: the reach map's browser tests passed through HAProxy across 3 replicas"
+    );
+
     // 6. kill -9 a replica: HAProxy redispatches, no request fails.
     let victim = replicas.pop().context("three replicas")?;
     Command::new("kill")

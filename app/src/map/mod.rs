@@ -49,7 +49,9 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                         // A configured XYZ basemap replaces the shipped land.
                         let options = leaflet::TileLayerOptions::new();
                         options.set_max_zoom(19.0);
-                        options.set_attribution(el.get_attribute("data-attribution").unwrap_or_default());
+                        options.set_attribution(
+                            el.get_attribute("data-attribution").unwrap_or_default(),
+                        );
                         leaflet::TileLayer::new_options(&url, &options).add_to(&map);
                         let _ = el.set_attribute("data-layers", "tiles");
                     } else {
@@ -58,7 +60,8 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                         leptos::task::spawn_local(async move {
                             if let Err(e) = add_land(&land_map, &land_el).await {
                                 leptos::logging::error!("could not draw the land outline: {e:?}");
-                                let _ = land_el.set_attribute("data-error", "land outline unavailable");
+                                let _ =
+                                    land_el.set_attribute("data-error", "land outline unavailable");
                             }
                         });
                     }

@@ -489,7 +489,10 @@ pub fn MapCanvas(#[prop(into)] layer: Signal<Option<MapLayer>>) -> impl IntoView
     let _ = &layer;
     let label = "Map of the selection".to_owned();
     let settings = use_context::<MapSettings>().unwrap_or_default();
-    let attribution = settings.basemap_url.as_ref().map(|_| settings.attribution.clone());
+    let attribution = settings
+        .basemap_url
+        .as_ref()
+        .map(|_| settings.attribution.clone());
     view! {
         <div class="map-frame panel">
             <div id="map" class="map" node_ref=container role="region" aria-label=label data-basemap=settings.basemap_url data-attribution=attribution></div>
