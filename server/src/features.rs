@@ -28,11 +28,36 @@ pub struct FeatureQuery {
     #[serde(default)]
     kinds: String,
     per_page: Option<String>,
+    /// A share link's token, for someone without an account viewing that link.
+    share: Option<String>,
+}
+
+/// Signed-in users may read any selection; a share link's holder only the
+/// link's own selection.
+async fn allowed(state: &AppState, who: &Principal, q: &FeatureQuery) -> Result<(), Error> {
+    let Err(denied) = who.require(Permission::ViewDashboard) else {
+        return Ok(());
+    };
+    let Some(token) = q.share.as_deref().filter(|t| !t.is_empty()) else {
+        return Err(denied);
+    };
+    let grant = state.services.auth.check_share_link(token).await?;
+    let atlas = state.services.atlas.atlas().await?;
+    let granted = atlas.select(&grant.selection, "")?;
+    let asked = atlas.select(&q.sel, "")?;
+    if granted.text.is_empty() || granted.text != asked.text {
+        return Err(Error::Forbidden {
+            role: "share link",
+            needs: "the selection this link was made for",
+        });
+    }
+    Ok(())
 }
 
 fn refuse(e: &Error) -> Response {
     let status = match e {
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Gone(_) => StatusCode::GONE,
         Error::Invalid(_) => StatusCode::BAD_REQUEST,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -72,7 +97,7 @@ pub async fn index(
     Query(q): Query<FeatureQuery>,
 ) -> Response {
     let result = async {
-        who.require(Permission::ViewDashboard)?;
+        allowed(&state, &who, &q).await?;
         let atlas = state.services.atlas.atlas().await?;
         let sel = atlas.select(&q.sel, &q.kinds)?;
         export::index(&atlas, &sel, per_page(&state, &q)?, "/api/features")
@@ -93,7 +118,7 @@ pub async fn file(
     Query(q): Query<FeatureQuery>,
 ) -> Response {
     let result = async {
-        who.require(Permission::ViewDashboard)?;
+        allowed(&state, &who, &q).await?;
         let (stem, ext) = file.rsplit_once('.').ok_or_else(|| {
             Error::NotFound(format!(
                 "feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"

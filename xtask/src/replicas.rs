@@ -411,7 +411,7 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
                 "POST",
                 "/api/shares/create",
                 Some(&staff),
-                Some("selection=east&label=Across+replicas"),
+                Some("selection=area:east-of-england&label=Across+replicas"),
             )?;
             ensure!(
                 r.status == 200,
@@ -496,7 +496,7 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
                         "POST",
                         "/api/shares/create",
                         Some(&staff),
-                        Some(&format!("selection=east&label=w{w}-{i}")),
+                        Some(&format!("selection=area:east-of-england&label=w{w}-{i}")),
                     )?;
                     ensure!(r.status == 200, "write w{w}-{i}: {} {}", r.status, r.body);
                 }
@@ -591,7 +591,7 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
         "POST",
         "/api/shares/create",
         Some(&staff),
-        Some("selection=east&label=lost"),
+        Some("selection=area:east-of-england&label=lost"),
     )?;
     ensure!(
         write.status == 503,
@@ -621,7 +621,7 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
         "POST",
         "/api/shares/create",
         Some(&staff),
-        Some("selection=east&label=after"),
+        Some("selection=area:east-of-england&label=after"),
     )?;
     ensure!(
         r.status == 200,

@@ -219,13 +219,19 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
             format!("&kinds={}", spec.kinds)
         }
     );
+    // Someone viewing a share link has no account: no link to the full map.
+    let details = if spec.share.is_some() {
+        String::new()
+    } else {
+        format!(" + '<br><a href=\"{base}' + f.id + '\">details</a>'")
+    };
     let popup = js_sys::Function::new_with_args(
         "f, layer",
         &format!(
             "var p = f.properties; var e = function (s) {{ var d = document.createElement('div'); d.textContent = s; return d.innerHTML; }}; \
              layer.bindPopup('<strong>' + e(p.name) + '</strong><br>' + e(p.kind) + ' in ' + e(p.town) + \
              '<br>audience ' + Number(p.audience).toLocaleString('en-GB') + '<br>reach: ' + e(p.reach) + \
-             (p.demo ? '<br><em>demo data</em>' : '') + '<br><a href=\"{base}' + f.id + '\">details</a>');"
+             (p.demo ? '<br><em>demo data</em>' : ''){details});"
         ),
     );
     // Outlets can number thousands: one canvas draws them; the land and the
@@ -253,6 +259,12 @@ async fn draw(
         query.push_str(&format!("&kinds={}", spec.kinds));
     }
     query.push_str(&format!("&v={}", spec.version));
+    let share = spec
+        .share
+        .as_ref()
+        .map(|t| format!("&share={}", js_sys::encode_uri_component(t)))
+        .unwrap_or_default();
+    query.push_str(&share);
     let boundary = fetch_json(&format!("/api/features/boundary.geojson?{query}")).await?;
     if !current() {
         return Ok(());
@@ -281,7 +293,8 @@ async fn draw(
         }
         let url = js_sys::Reflect::get(&page, &"geojson".into())?
             .as_string()
-            .ok_or("page without a URL")?;
+            .ok_or("page without a URL")?
+            + &share;
         let data = fetch_json(&url).await?;
         if !current() {
             return Ok(());

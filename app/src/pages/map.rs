@@ -155,6 +155,7 @@ pub fn MapPage() -> impl IntoView {
             selection: v.selection,
             bounds: v.bounds,
             version: v.data_version,
+            share: None,
         })
     });
     let part = move |which: Part| {
@@ -250,6 +251,12 @@ fn MapHead(view: View, query: MapQuery) -> impl IntoView {
         <div class="page-head page-head-row">
             <h1>{view.title.clone()}</h1>
             {view.demo.then(|| view! { <span class="badge badge-demo" title="Generated outlets at real towns: not real media data">"Demo data"</span> })}
+            {(!view.selection.is_empty()).then(|| {
+                let href = format!("/shares?sel={}", encode(&view.selection));
+                move || crate::components::shell::use_me()
+                    .filter(|me| me.can(model::auth::Permission::ManageShareLinks))
+                    .map(|_| view! { <a class="button" href=href.clone()>"Share this map"</a> })
+            })}
         </div>
         <div class="chips" role="group" aria-label="Outlet kinds">{kinds}</div>
     }
@@ -474,6 +481,8 @@ pub struct MapLayer {
     pub kinds: String,
     pub bounds: [f64; 4],
     pub version: String,
+    /// A share link's token: the map's data requests carry it instead of a session.
+    pub share: Option<String>,
 }
 
 /// The Leaflet map. The server renders an empty container; once the app

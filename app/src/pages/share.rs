@@ -6,7 +6,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use model::auth::{ShareLinkSummary, ShareState};
 
 use crate::{
-    pages::map::MapCanvas,
+    pages::map::{MapCanvas, MapLayer},
     serverfns::share::{list_share_links, open_share, CreateShareLink, RevokeShareLink},
 };
 
@@ -14,10 +14,8 @@ use crate::{
 #[component]
 pub fn SharedMapPage() -> impl IntoView {
     let params = use_params_map();
-    let shared = Resource::new(
-        move || params.with(|p| p.get("token").unwrap_or_default()),
-        open_share,
-    );
+    let token = move || params.with(|p| p.get("token").unwrap_or_default());
+    let shared = Resource::new(token, open_share);
     view! {
         <Title text="Shared map" />
         <Suspense fallback=|| view! { <p class="loading">"Opening the shared map…"</p> }>
@@ -26,6 +24,16 @@ pub fn SharedMapPage() -> impl IntoView {
                     let expiry = m
                         .expires_at
                         .map_or_else(|| "It does not expire.".to_owned(), |at| format!("It expires on {at}."));
+                    let layer = m.valid.then(|| MapLayer {
+                        selection: m.selection.clone(),
+                        kinds: String::new(),
+                        bounds: m.bounds,
+                        version: m.data_version.clone(),
+                        share: Some(token()),
+                    });
+                    let note = (!m.valid).then(|| view! {
+                        <p class="notice info">"This link's selection is not a region the map knows, so only the map is shown."</p>
+                    });
                     view! {
                         <div class="page-head">
                             <h1>{m.label}</h1>
@@ -33,7 +41,8 @@ pub fn SharedMapPage() -> impl IntoView {
                                 "A read-only map shared with you: selection " <code>{m.selection}</code> ". " {expiry}
                             </p>
                         </div>
-                        <MapCanvas layer=Signal::derive(|| None) />
+                        {note}
+                        <MapCanvas layer=Signal::stored(layer) />
                     }
                 })
             })}
@@ -50,6 +59,9 @@ pub fn ShareLinksPage() -> impl IntoView {
         return view! { <Title text="Share links" /> {denied} }.into_any();
     }
     let create = ServerAction::<CreateShareLink>::new();
+    // "Share this map" on the map page links here with its selection.
+    let preset =
+        leptos_router::hooks::use_query_map().with_untracked(|q| q.get("sel").unwrap_or_default());
     let revoke = ServerAction::<RevokeShareLink>::new();
     let links = Resource::new(
         move || (create.version().get(), revoke.version().get()),
@@ -65,7 +77,7 @@ pub fn ShareLinksPage() -> impl IntoView {
             <h2>"New link"</h2>
             <ActionForm action=create attr:class="form-grid">
                 <label>"Label" <input type="text" name="label" required maxlength="100" placeholder="East of England reach for the client" /></label>
-                <label>"Map selection" <input type="text" name="selection" required value="uk" /></label>
+                <label>"Map selection" <input type="text" name="selection" required value=preset placeholder="county:bedfordshire" /></label>
                 <label>
                     "Expires"
                     <select name="expires_hours">

@@ -10,21 +10,36 @@ use crate::error::AppError;
 use model::auth::Permission;
 
 /// What a share link shows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SharedMap {
     pub label: String,
     pub selection: String,
     pub expires_at: Option<String>,
+    /// The selection names regions the map knows (older links may not).
+    pub valid: bool,
+    pub bounds: [f64; 4],
+    pub data_version: String,
 }
 
 /// Opens a share link. The token is the credential: no account needed.
 #[server(endpoint = "share/open", input = GetUrl)]
 pub async fn open_share(token: String) -> Result<SharedMap, AppError> {
-    let grant = super::services()?.auth.open_share_link(&token).await?;
+    let services = super::services()?;
+    let grant = services.auth.open_share_link(&token).await?;
+    let atlas = services.atlas.atlas().await?;
+    let selection = atlas
+        .select(&grant.selection, "")
+        .ok()
+        .filter(|s| !s.text.is_empty());
     Ok(SharedMap {
         label: grant.label,
+        valid: selection.is_some(),
+        bounds: selection
+            .as_ref()
+            .map_or([-8.7, 49.8, 1.8, 60.9], |s| atlas.bounds(s)),
         selection: grant.selection,
         expires_at: grant.expires_at,
+        data_version: atlas.version().to_owned(),
     })
 }
 
@@ -46,7 +61,15 @@ pub async fn create_share_link(
     let expires = expires_hours
         .filter(|&h| h > 0)
         .map(|h| std::time::Duration::from_secs(u64::from(h) * 3600));
-    let (token, _) = super::services()?
+    let services = super::services()?;
+    // Only selections the map knows: the link must show something.
+    let selection = services.atlas.atlas().await?.select(&selection, "")?.text;
+    if selection.is_empty() {
+        return Err(AppError::Invalid(
+            "Choose a selection to share, e.g. county:bedfordshire (as in the map's URL)".into(),
+        ));
+    }
+    let (token, _) = services
         .auth
         .create_share_link(&who, &client, &selection, &label, expires)
         .await?;

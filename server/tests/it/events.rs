@@ -92,7 +92,7 @@ fn the_feed_needs_a_user_and_shows_each_role_only_its_topics() {
                 Method::POST,
                 "/api/shares/create",
                 Some(&staff),
-                Some("selection=east&label=Live"),
+                Some("selection=area:east-of-england&label=Live"),
                 &[],
             )
             .await;

@@ -76,7 +76,7 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     (
         POST,
         "/api/shares/create",
-        "selection=uk&label=",
+        "selection=unit:luton&label=",
         Needs::Role(Role::Staff),
     ),
     (
@@ -373,7 +373,7 @@ fn share_links_open_without_an_account_and_revoked_ones_answer_410() {
                 POST,
                 "/api/shares/create",
                 Some(&staff),
-                Some("selection=east&label=East+reach"),
+                Some("selection=area:east-of-england&label=East+reach"),
                 &[],
             )
             .await;
@@ -393,6 +393,39 @@ fn share_links_open_without_an_account_and_revoked_ones_answer_410() {
             app.get("/checklist", None).await.status,
             StatusCode::SEE_OTHER
         );
+        let token = path.trim_start_matches("/share/");
+        let own = app
+            .get(
+                &format!("/api/features/index.json?sel=area:east-of-england&share={token}"),
+                None,
+            )
+            .await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        let other = app
+            .get(
+                &format!("/api/features/1.kml?sel=area:london&share={token}"),
+                None,
+            )
+            .await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+        let forged = app
+            .get(
+                "/api/features/index.json?sel=area:east-of-england&share=forged",
+                None,
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::NOT_FOUND, "{}", forged.body);
+        // A link must name regions the map knows.
+        let bad = app
+            .send(
+                POST,
+                "/api/shares/create",
+                Some(&staff),
+                Some("selection=atlantis&label=X"),
+                &[],
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
 
         let list = app.get("/api/shares/list", Some(&staff)).await;
         let links: serde_json::Value = serde_json::from_str(&list.body).expect("json");

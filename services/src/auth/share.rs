@@ -77,6 +77,23 @@ impl AuthService {
     /// [`Error::NotFound`] for an unknown token, [`Error::Gone`] for a revoked
     /// or expired link; database errors.
     pub async fn open_share_link(&self, token: &str) -> Result<ShareGrant> {
+        let grant = self.check_share_link(token).await?;
+        sqlx::query(
+            "UPDATE share_link SET open_count = open_count + 1, last_opened_at = $1 WHERE id = $2",
+        )
+        .bind(self.clock.now())
+        .bind(grant.link_id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(grant)
+    }
+
+    /// What a share link grants, without counting an opening (the map's data
+    /// requests use it).
+    ///
+    /// # Errors
+    /// As [`AuthService::open_share_link`].
+    pub async fn check_share_link(&self, token: &str) -> Result<ShareGrant> {
         let row = sqlx::query(
             "SELECT id, selection, label, expires_at, revoked_at FROM share_link WHERE token_hash = $1",
         )
@@ -100,13 +117,6 @@ impl AuthService {
             )));
         }
         let id: i64 = row.try_get("id")?;
-        sqlx::query(
-            "UPDATE share_link SET open_count = open_count + 1, last_opened_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(self.db.pool())
-        .await?;
         Ok(ShareGrant {
             link_id: id,
             selection: row.try_get("selection")?,
