@@ -82,3 +82,25 @@ test('a shared selection link reads the same with JavaScript off', async ({ page
   await expect(page.getByText('Population reached (towns)')).toBeVisible();
   await page.screenshot({ path: 'screenshots/no-js/map-bedfordshire.png', fullPage: true });
 });
+
+test('the tree works from the keyboard', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'arrow keys need JavaScript; Tab and Enter work on the links without it');
+  await page.goto('/map');
+  await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
+  const tree = page.getByRole('tree');
+  await tree.locator('li[data-code="area:east-midlands"] .tree-link').first().focus();
+  await page.keyboard.press('ArrowDown');
+  const east = tree.locator('li[data-code="area:east-of-england"] > .tree-node > .tree-link');
+  await expect(east).toBeFocused();
+  await page.keyboard.press('ArrowRight');
+  await expect(page).toHaveURL(/open=area:east-of-england/);
+  await expect(tree.locator('li[data-code="area:east-of-england"]')).toHaveAttribute('aria-expanded', 'true');
+  await expect(east).toBeFocused();
+  await page.keyboard.press('ArrowRight');
+  await expect(tree.locator('li[data-code="county:bedfordshire"] > .tree-node > .tree-link')).toBeFocused();
+  await page.keyboard.press('ArrowLeft');
+  await expect(east).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/sel=area:east-of-england/);
+  await expect(page.getByRole('heading', { level: 1, name: 'East of England' })).toBeVisible();
+});

@@ -208,6 +208,28 @@ fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
         ..query.clone()
     }
     .href();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(code) = PENDING_FOCUS.with(|p| p.borrow_mut().take()) {
+            // After the new tree is in the document.
+            request_animation_frame(move || {
+                use wasm_bindgen::JsCast;
+                let link = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| {
+                        d.query_selector(&format!(
+                            "li[data-code=\"{code}\"] > .tree-node > .tree-link"
+                        ))
+                        .ok()
+                        .flatten()
+                    })
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+                if let Some(link) = link {
+                    let _ = link.focus();
+                }
+            });
+        }
+    });
     view! {
         <form method="get" action="/map" role="search" class="tree-search">
             <label for="tree-q" class="visually-hidden">"Find a region"</label>
@@ -220,7 +242,7 @@ fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
             {if view.tree.is_empty() {
                 view! { <p class="empty-state">"No region matches."</p> }.into_any()
             } else {
-                view! { <ul class="tree" role="tree" aria-label="Areas, regions and sub-regions">{tree}</ul> }.into_any()
+                view! { <ul class="tree" role="tree" aria-label="Areas, regions and sub-regions" on:keydown=tree_keys>{tree}</ul> }.into_any()
             }}
         </nav>
         <p class="muted small">
@@ -345,6 +367,105 @@ fn MapBody(view: View, query: MapQuery) -> impl IntoView {
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 fn km2(v: f64) -> u64 {
     v.max(0.0).round() as u64
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The tree node to focus once the tree has re-rendered.
+    static PENDING_FOCUS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Arrow keys in the tree (the WAI-ARIA tree pattern): Up/Down move between
+/// visible nodes, Right opens a node or enters it, Left closes it or goes to
+/// its parent, Home/End jump to the first/last node. Tab and Enter work as on
+/// any link, with or without JavaScript.
+#[allow(clippy::needless_pass_by_value)]
+fn tree_keys(ev: leptos::ev::KeyboardEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(tree) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        let Ok(links) = tree.query_selector_all(".tree-link") else {
+            return;
+        };
+        let links: Vec<web_sys::HtmlElement> = (0..links.length())
+            .filter_map(|i| links.item(i))
+            .filter_map(|n| n.dyn_into::<web_sys::HtmlElement>().ok())
+            .collect();
+        let active = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element());
+        let Some(at) = links
+            .iter()
+            .position(|l| Some(l.unchecked_ref::<web_sys::Element>()) == active.as_ref())
+        else {
+            return;
+        };
+        let item = links[at].closest("li[role=treeitem]").ok().flatten();
+        let toggle = || {
+            item.as_ref()
+                .and_then(|i| {
+                    i.query_selector(":scope > .tree-node > .tree-toggle")
+                        .ok()
+                        .flatten()
+                })
+                .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+        };
+        let expanded = item.as_ref().and_then(|i| i.get_attribute("aria-expanded"));
+        // Opening or closing re-renders the tree: keep the focus on this node.
+        let remember = || {
+            let code = item.as_ref().and_then(|i| i.get_attribute("data-code"));
+            PENDING_FOCUS.with(|p| *p.borrow_mut() = code);
+        };
+        let target = match ev.key().as_str() {
+            "ArrowDown" => links.get(at + 1).cloned(),
+            "ArrowUp" => at.checked_sub(1).and_then(|i| links.get(i).cloned()),
+            "Home" => links.first().cloned(),
+            "End" => links.last().cloned(),
+            "ArrowRight" => match expanded.as_deref() {
+                Some("false") => {
+                    if let Some(t) = toggle() {
+                        remember();
+                        t.click();
+                    }
+                    None
+                }
+                Some("true") => links.get(at + 1).cloned(),
+                _ => None,
+            },
+            "ArrowLeft" => {
+                if expanded.as_deref() == Some("true") {
+                    if let Some(t) = toggle() {
+                        remember();
+                        t.click();
+                    }
+                    None
+                } else {
+                    item.as_ref()
+                        .and_then(|i| i.parent_element())
+                        .and_then(|ul| ul.closest("li[role=treeitem]").ok().flatten())
+                        .and_then(|p| {
+                            p.query_selector(":scope > .tree-node > .tree-link")
+                                .ok()
+                                .flatten()
+                        })
+                        .and_then(|l| l.dyn_into::<web_sys::HtmlElement>().ok())
+                }
+            }
+            _ => return,
+        };
+        ev.prevent_default();
+        if let Some(t) = target {
+            let _ = t.focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 fn tree_item(node: &TreeNode, query: &MapQuery) -> AnyView {
