@@ -104,3 +104,21 @@ test('the tree works from the keyboard', async ({ page, javaScriptEnabled }) => 
   await expect(page).toHaveURL(/sel=area:east-of-england/);
   await expect(page.getByRole('heading', { level: 1, name: 'East of England' })).toBeVisible();
 });
+
+test('many outlets are grouped into numbered circles that zoom in when clicked', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'needs JavaScript');
+  await page.goto('/map');
+  const map = page.locator('#map');
+  await expect(map).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect.poll(async () => Number(await map.getAttribute('data-clusters'))).toBeGreaterThan(5);
+  const cluster = map.locator('.outlet-cluster').first();
+  await expect(cluster).toBeVisible();
+  const count = Number(await cluster.innerText());
+  expect(count).toBeGreaterThan(1);
+  const scale = await map.locator('.leaflet-control-scale-line').first().textContent();
+  await cluster.click();
+  await expect
+    .poll(async () => map.locator('.leaflet-control-scale-line').first().textContent())
+    .not.toBe(scale);
+  await page.screenshot({ path: 'screenshots/hydrated/map-uk-grouped.png' });
+});

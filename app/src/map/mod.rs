@@ -29,7 +29,61 @@ use model::geo::{UK_CENTER, UK_ZOOM};
 struct Handles {
     map: Map,
     overlay: LayerGroup,
+    /// Regroups the outlet markers for the current zoom (see `GROUPING_JS`).
+    regroup: js_sys::Function,
 }
+
+/// Groups outlet markers that would overlap: below zoom 10, when there are at
+/// least 150, markers falling in the same 44-pixel cell are hidden behind one
+/// numbered circle at their centre (a click zooms in on it); at closer zooms, or
+/// with fewer outlets, every marker shows. Recomputed on every zoom. It sets
+/// `data-clusters` on the map container to the number of groups shown.
+const GROUPING_JS: &str = r"
+var group = L.layerGroup().addTo(map);
+var CELL = 44, MIN_POINTS = 150, MAX_ZOOM = 10;
+function markers() {
+  var out = [];
+  var visit = function (l) {
+    if (l instanceof L.CircleMarker) { out.push(l); } else if (l.eachLayer) { l.eachLayer(visit); }
+  };
+  overlay.eachLayer(visit);
+  return out;
+}
+function regroup() {
+  group.clearLayers();
+  var ms = markers();
+  var z = map.getZoom();
+  var grouping = ms.length >= MIN_POINTS && z < MAX_ZOOM;
+  var cells = {};
+  ms.forEach(function (m) {
+    if (!m._sbStyle) { m._sbStyle = { opacity: m.options.opacity, fillOpacity: m.options.fillOpacity }; }
+    if (!grouping) { m.setStyle(m._sbStyle); return; }
+    var p = map.project(m.getLatLng(), z);
+    var key = Math.floor(p.x / CELL) + ':' + Math.floor(p.y / CELL);
+    (cells[key] = cells[key] || []).push(m);
+  });
+  var n = 0;
+  Object.keys(cells).forEach(function (k) {
+    var c = cells[k];
+    if (c.length === 1) { c[0].setStyle(c[0]._sbStyle); return; }
+    var lat = 0, lng = 0;
+    c.forEach(function (m) {
+      m.setStyle({ opacity: 0, fillOpacity: 0 });
+      var ll = m.getLatLng(); lat += ll.lat; lng += ll.lng;
+    });
+    var size = c.length < 10 ? 28 : (c.length < 100 ? 34 : 42);
+    var icon = L.divIcon({ html: '<span>' + c.length + '</span>', className: 'outlet-cluster', iconSize: [size, size] });
+    var at = L.latLng(lat / c.length, lng / c.length);
+    var marker = L.marker(at, { icon: icon, title: c.length + ' outlets here: zoom in', alt: c.length + ' outlets', keyboard: true });
+    marker.on('click', function () { map.setView(at, Math.min(z + 2, map.getMaxZoom())); });
+    group.addLayer(marker);
+    n += 1;
+  });
+  container.setAttribute('data-clusters', String(n));
+}
+map.on('zoomend', regroup);
+return regroup;
+";
 
 /// Progress shown under the map: (pages loaded, pages, note).
 pub(crate) type Progress = RwSignal<(u32, u32, String)>;
@@ -45,6 +99,12 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         if handles.with_value(Option::is_none) {
             match create(&el) {
                 Ok((map, overlay)) => {
+                    let regroup =
+                        js_sys::Function::new_with_args("map, overlay, container", GROUPING_JS)
+                            .call3(&JsValue::NULL, &map, &overlay, &el)
+                            .ok()
+                            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+                            .unwrap_or_else(|| js_sys::Function::new_no_args(""));
                     if let Some(url) = el.get_attribute("data-basemap").filter(|u| !u.is_empty()) {
                         // A configured XYZ basemap replaces the shipped land.
                         let options = leaflet::TileLayerOptions::new();
@@ -65,7 +125,11 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                             }
                         });
                     }
-                    handles.set_value(Some(SendWrapper::new(Handles { map, overlay })));
+                    handles.set_value(Some(SendWrapper::new(Handles {
+                        map,
+                        overlay,
+                        regroup,
+                    })));
                 }
                 Err(e) => {
                     leptos::logging::error!("could not create the map: {e:?}");
@@ -76,19 +140,21 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         let Some(spec) = layer.get() else { return };
         let gen = generation.with_value(|g| g + 1);
         generation.set_value(gen);
-        let Some((map, overlay)) =
-            handles.with_value(|h| h.as_ref().map(|h| (h.map.clone(), h.overlay.clone())))
-        else {
+        let Some((map, overlay, regroup)) = handles.with_value(|h| {
+            h.as_ref()
+                .map(|h| (h.map.clone(), h.overlay.clone(), h.regroup.clone()))
+        }) else {
             return;
         };
         overlay.clear_layers();
+        let _ = regroup.call0(&JsValue::NULL);
         let [w, s, e, n] = spec.bounds;
         map.fit_bounds(&LatLngBounds::new(&LatLng::new(s, w), &LatLng::new(n, e)));
         let _ = el.set_attribute("data-selection", &spec.selection);
         let _ = el.set_attribute("data-state", "loading");
         leptos::task::spawn_local(async move {
             let current = move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
-            match draw(&overlay, &spec, &el, progress, &current).await {
+            match draw(&overlay, &spec, &el, progress, &current, &regroup).await {
                 Ok(()) => {}
                 Err(e) if current() => {
                     leptos::logging::error!("could not draw the selection: {e:?}");
@@ -253,6 +319,7 @@ async fn draw(
     el: &web_sys::HtmlElement,
     progress: Progress,
     current: &dyn Fn() -> bool,
+    regroup: &js_sys::Function,
 ) -> Result<(), JsValue> {
     let mut query = format!("sel={}", js_sys::encode_uri_component(&spec.selection));
     if !spec.kinds.is_empty() {
@@ -300,6 +367,7 @@ async fn draw(
             return Ok(());
         }
         overlay.add_layer(&geo_json(&data, &opts));
+        regroup.call0(&JsValue::NULL)?;
         let done = u32::try_from(i + 1).unwrap_or(total);
         progress.set((done, total, String::new()));
         el.set_attribute("data-pages-loaded", &done.to_string())?;
