@@ -101,6 +101,12 @@ pub enum ImportCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Add regions to the tree from a .geojson or .kml file of polygons with a
+    /// `name` and optionally a `parent` code (no parent: a new area).
+    Regions {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 /// `switchboard user ...`

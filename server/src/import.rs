@@ -34,11 +34,38 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
+/// `POST /import/outlets`.
 pub async fn outlets(
+    state: State<AppState>,
+    who: Extension<Principal>,
+    client: Extension<Client>,
+    form: Multipart,
+) -> Response {
+    upload(state, who, client, form, What::Outlets).await
+}
+
+/// `POST /import/regions`.
+pub async fn regions(
+    state: State<AppState>,
+    who: Extension<Principal>,
+    client: Extension<Client>,
+    form: Multipart,
+) -> Response {
+    upload(state, who, client, form, What::Regions).await
+}
+
+#[derive(Clone, Copy)]
+enum What {
+    Outlets,
+    Regions,
+}
+
+async fn upload(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Extension(client): Extension<Client>,
     mut form: Multipart,
+    what: What,
 ) -> Response {
     if let Err(e) = who.require(Permission::EditMap) {
         let status = if matches!(e, Error::Unauthenticated) {
@@ -102,32 +129,43 @@ pub async fn outlets(
             "<p>Choose a file to import.</p>",
         );
     };
-    match state
-        .services
-        .atlas
-        .import_outlets(&who, &name, &text, replace)
-        .await
-    {
+    let atlas = &state.services.atlas;
+    let (result, action, noun, title) = match what {
+        What::Outlets => (
+            atlas.import_outlets(&who, &name, &text, replace).await,
+            "outlets.import",
+            "outlet(s)",
+            "Outlets imported",
+        ),
+        What::Regions => (
+            atlas.import_regions(&who, &name, &text).await,
+            "regions.import",
+            "region(s)",
+            "Regions imported",
+        ),
+    };
+    let replaced = replace && matches!(what, What::Outlets);
+    match result {
         Ok(n) => {
             let detail = format!(
-                "{n} outlet(s){}",
-                if replace { ", replacing all" } else { "" }
+                "{n} {noun}{}",
+                if replaced { ", replacing all" } else { "" }
             );
             if let Err(e) = state
                 .services
                 .auth
-                .audit(&who, &client, "outlets.import", &name, &detail)
+                .audit(&who, &client, action, &name, &detail)
                 .await
             {
                 tracing::warn!("import not audited: {e}");
             }
             page(
                 StatusCode::OK,
-                "Outlets imported",
+                title,
                 &format!(
-                    "<p>Imported {n} outlet(s) from <code>{}</code>{}.</p>",
+                    "<p>Imported {n} {noun} from <code>{}</code>{}.</p>",
                     escape(&name),
-                    if replace {
+                    if replaced {
                         ", replacing every outlet before"
                     } else {
                         ""

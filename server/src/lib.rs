@@ -154,31 +154,36 @@ pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow:
 /// The database cannot be opened, the file cannot be read, or it has problems
 /// (every one is listed; nothing is imported then).
 pub async fn import(config: &Config, command: &config::ImportCommand) -> anyhow::Result<()> {
-    let config::ImportCommand::Outlets { file, replace } = command;
+    let (file, what) = match command {
+        config::ImportCommand::Outlets { file, .. } => (file, "outlet(s)"),
+        config::ImportCommand::Regions { file } => (file, "region(s)"),
+    };
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let state = AppState::build(config).await?;
     let name = file.to_string_lossy();
-    let n = state
-        .services
-        .atlas
-        .import_outlets_unchecked(&name, &text, *replace)
-        .await
+    let atlas = &state.services.atlas;
+    let (n, action, detail) = match command {
+        config::ImportCommand::Outlets { replace, .. } => {
+            let n = atlas.import_outlets_unchecked(&name, &text, *replace).await;
+            let detail = if *replace { ", replacing all" } else { "" };
+            (n, "outlets.import", detail)
+        }
+        config::ImportCommand::Regions { .. } => (
+            atlas.import_regions_unchecked(&name, &text).await,
+            "regions.import",
+            "",
+        ),
+    };
+    let n = n
         .map_err(|e| anyhow::anyhow!("{e}"))
         .with_context(|| format!("{} was not imported", file.display()))?;
     state
         .services
         .auth
-        .audit_system(
-            "outlets.import",
-            &name,
-            &format!(
-                "{n} outlet(s){}",
-                if *replace { ", replacing all" } else { "" }
-            ),
-        )
+        .audit_system(action, &name, &format!("{n} {what}{detail}"))
         .await?;
-    println!("imported {n} outlet(s) from {}", file.display());
+    println!("imported {n} {what} from {}", file.display());
     state.services.db.close().await;
     Ok(())
 }

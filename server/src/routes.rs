@@ -48,9 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(crate::events::stream))
         .route(
             "/import/outlets",
-            post(crate::import::outlets).layer(axum::extract::DefaultBodyLimit::max(
-                services::atlas::import::MAX_BYTES + 64 * 1024,
-            )),
+            post(crate::import::outlets).layer(upload_limit()),
+        )
+        .route(
+            "/import/regions",
+            post(crate::import::regions).layer(upload_limit()),
         )
         .route("/api/features/index.json", get(crate::features::index))
         .route("/api/features/{file}", get(crate::features::file))
@@ -90,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Imports may be large (up to the importer's own limit, plus the form's framing).
+fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(services::atlas::import::MAX_BYTES + 64 * 1024)
 }
 
 /// Liveness and readiness: 200 when the database answers, 503 when it does not.

@@ -23,6 +23,14 @@ pub fn ImportPage() -> impl IntoView {
             </form>
         </section>
         <section class="panel">
+            <h2>"Regions"</h2>
+            <p>"Add your own regions to the tree (a sales area, a transmitter's footprint): GeoJSON or KML polygons, each with a "<code>"name"</code>" and optionally a "<code>"parent"</code>" code (no parent: a new area; under an area: a region; under a region: a sub-region) and a "<code>"code"</code>"."</p>
+            <form method="post" action="/import/regions" enctype="multipart/form-data" class="form-grid">
+                <label>"File (.geojson or .kml)" <input type="file" name="file" accept=".geojson,.json,.kml" required /></label>
+                <button type="submit" class="button">"Import regions"</button>
+            </form>
+        </section>
+        <section class="panel">
             <h2>"Formats"</h2>
             <p><strong>"CSV"</strong>": a header line, then one outlet per line:"</p>
             <pre class="sample">"name,kind,town,lon,lat,audience,reach_regions,reach_km\nLuton Herald,newspaper,Luton,-0.4175,51.8797,12000,unit:luton;county:bedfordshire,\nChiltern FM,radio,Luton,-0.4175,51.8797,50000,,35"</pre>

@@ -140,11 +140,14 @@ fn the_import_form_takes_a_file_and_refuses_a_bad_one_whole() {
     use tower::ServiceExt as _;
     block_on(async {
         let app = app().await;
-        let upload = |token: String, name: &'static str, text: &'static str| {
+        let upload_to = |path: &'static str,
+                         token: String,
+                         name: &'static str,
+                         text: &'static str| {
             let body = format!(
                 "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: text/csv\r\n\r\n{text}\r\n--XYZ--\r\n"
             );
-            let req = Request::post("/import/outlets")
+            let req = Request::post(path)
                 .header(header::HOST, crate::util::HOST)
                 .header(header::ORIGIN, crate::util::ORIGIN)
                 .header(header::COOKIE, format!("sb_session={token}"))
@@ -159,6 +162,7 @@ fn the_import_form_takes_a_file_and_refuses_a_bad_one_whole() {
                 (status, String::from_utf8_lossy(&body).into_owned())
             }
         };
+        let upload = |token, name, text| upload_to("/import/outlets", token, name, text);
         let staff = app.login("staff").await;
         let (status, body) = upload(
             staff.clone(),
@@ -169,13 +173,27 @@ fn the_import_form_takes_a_file_and_refuses_a_bad_one_whole() {
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.contains("Imported 1 outlet(s)"), "{body}");
         let (status, body) = upload(
-            staff,
+            staff.clone(),
             "bad.csv",
             "name,kind,lon,lat,reach_km\n,tv,0,51,10\n",
         )
         .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert!(body.contains("<li>line 2, name: missing</li>"), "{body}");
+        // Regions: polygons under a parent.
+        let (status, body) = upload_to(
+            "/import/regions",
+            staff.clone(),
+            "zone.geojson",
+            r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"Airport Zone","parent":"county:bedfordshire"},"geometry":{"type":"Polygon","coordinates":[[[-0.4,51.85],[-0.3,51.85],[-0.3,51.95],[-0.4,51.95],[-0.4,51.85]]]}}]}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.contains("Imported 1 region(s)"), "{body}");
+        let tree = app
+            .get("/api/map/children?code=county:bedfordshire", Some(&staff))
+            .await;
+        assert!(tree.body.contains("unit:airport-zone"), "{}", tree.body);
         // Viewers may look, not import.
         let viewer = app.login("viewer").await;
         let (status, _) = upload(viewer, "real.csv", "name\n").await;

@@ -71,6 +71,8 @@ struct Raw {
     reach_regions: Option<String>,
     reach_km: Option<String>,
     reach_geometry: Option<MultiPolygon<f64>>,
+    parent: Option<String>,
+    code: Option<String>,
 }
 
 struct Problems(Vec<String>);
@@ -99,7 +101,7 @@ pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<
     let raws = match format {
         Format::Csv => csv(text, &mut problems),
         Format::GeoJson => geojson(text, &mut problems),
-        Format::Kml => kml(text, &mut problems),
+        Format::Kml => kml(text, &mut problems, true),
     };
     let mut out = Vec::with_capacity(raws.len());
     for raw in raws {
@@ -345,6 +347,8 @@ fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
             reach_regions: get("reach_regions"),
             reach_km: get("reach_km"),
             reach_geometry: None,
+            parent: None,
+            code: None,
         });
     }
     out
@@ -381,6 +385,8 @@ fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
             audience: prop_text(&props, "audience"),
             reach_regions: prop_text(&props, "reach_regions"),
             reach_km: prop_text(&props, "reach_km"),
+            parent: prop_text(&props, "parent"),
+            code: prop_text(&props, "code"),
             ..Raw::default()
         };
         let label = match raw.name.as_deref().map(str::trim) {
@@ -446,7 +452,7 @@ fn parse_coords(text: &str) -> Option<Vec<Coord<f64>>> {
         .collect()
 }
 
-fn kml(text: &str, problems: &mut Problems) -> Vec<Raw> {
+fn kml(text: &str, problems: &mut Problems, need_home: bool) -> Vec<Raw> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(text);
     reader.config_mut().trim_text(true);
@@ -499,7 +505,7 @@ fn kml(text: &str, problems: &mut Problems) -> Vec<Raw> {
                     }
                     "Placemark" => {
                         if let Some(mut raw) = current.take() {
-                            if raw.home.is_none() {
+                            if raw.home.is_none() && need_home {
                                 problems.add(format!(
                                     "{}, Point: missing (the outlet's home)",
                                     raw.place
@@ -542,6 +548,8 @@ fn kml(text: &str, problems: &mut Problems) -> Vec<Raw> {
                         Some("town") => raw.town = Some(value),
                         Some("reach_regions") => raw.reach_regions = Some(value),
                         Some("reach_km") => raw.reach_km = Some(value),
+                        Some("parent") => raw.parent = Some(value),
+                        Some("code") => raw.code = Some(value),
                         _ => {}
                     },
                     ("Point", "coordinates") => {
@@ -585,4 +593,168 @@ fn kml(text: &str, problems: &mut Problems) -> Vec<Raw> {
         }
     }
     out
+}
+
+/// A region to add to the tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRegion {
+    pub code: String,
+    pub name: String,
+    pub level: model::geo::Level,
+    pub parent: Option<String>,
+    pub geometry: MultiPolygon<f64>,
+}
+
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// Parses and checks regions (GeoJSON or KML polygons with a `name`, and
+/// optionally a `parent` code and a `code`): a region without a parent is an
+/// area, under an area a county, under a county a unit.
+///
+/// # Errors
+/// `Error::Invalid` listing every problem; nothing is imported then.
+pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<NewRegion>> {
+    use model::geo::Level;
+    if text.len() > MAX_BYTES {
+        return Err(Error::Invalid(format!(
+            "the file is larger than {} MB",
+            MAX_BYTES / 1_048_576
+        )));
+    }
+    let mut problems = Problems(Vec::new());
+    let raws: Vec<Raw> = match format {
+        Format::Csv => {
+            return Err(Error::Invalid(
+                "regions need boundaries: import them from GeoJSON or KML".into(),
+            ))
+        }
+        Format::Kml => kml(text, &mut problems, false),
+        Format::GeoJson => match super::dataset::parse_collection(text) {
+            Ok(features) => features
+                .into_iter()
+                .enumerate()
+                .map(|(i, (props, mp))| Raw {
+                    place: format!("feature {}", i + 1),
+                    name: prop_text(&props, "name"),
+                    parent: prop_text(&props, "parent"),
+                    code: prop_text(&props, "code"),
+                    reach_geometry: Some(mp),
+                    ..Raw::default()
+                })
+                .collect(),
+            Err(e) => {
+                problems.add(e.to_string());
+                vec![]
+            }
+        },
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for raw in raws {
+        let name = raw
+            .name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
+        let who = if name.is_empty() {
+            raw.place.clone()
+        } else {
+            format!("{} ({name})", raw.place)
+        };
+        if name.is_empty() {
+            problems.add(format!("{who}, name: missing"));
+            continue;
+        }
+        let parent = raw
+            .parent
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        let level = match parent.map(|p| atlas.by_code.get(p).map(|&i| atlas.nodes[i].level)) {
+            None => Level::Area,
+            Some(None) => {
+                problems.add(format!(
+                    "{who}, parent: unknown region {:?}",
+                    parent.unwrap_or_default()
+                ));
+                continue;
+            }
+            Some(Some(Level::Area)) => Level::County,
+            Some(Some(Level::County)) => Level::Unit,
+            Some(Some(Level::Unit)) => {
+                problems.add(format!(
+                    "{who}, parent: {} is a sub-region; the tree is three levels deep",
+                    parent.unwrap_or_default()
+                ));
+                continue;
+            }
+        };
+        let code = raw
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map_or_else(
+                || format!("{}:{}", level.as_str(), slug(&name)),
+                str::to_owned,
+            );
+        let valid_code = code.split_once(':').is_some_and(|(l, rest)| {
+            l == level.as_str()
+                && !rest.is_empty()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+        if !valid_code {
+            problems.add(format!(
+                "{who}, code: {code:?} must look like {}:some-name",
+                level.as_str()
+            ));
+            continue;
+        }
+        if atlas.by_code.contains_key(&code) || !seen.insert(code.clone()) {
+            problems.add(format!(
+                "{who}, code: {code} already exists (give the region a code of its own)"
+            ));
+            continue;
+        }
+        let Some(geometry) = raw.reach_geometry.filter(|g| !g.0.is_empty()) else {
+            problems.add(format!("{who}, geometry: no polygon"));
+            continue;
+        };
+        let b = super::bounds_of(&geometry);
+        if b[0] < HOME_BOX[0] || b[2] > HOME_BOX[2] || b[1] < HOME_BOX[1] || b[3] > HOME_BOX[3] {
+            problems.add(format!("{who}, geometry: reaches outside the UK and Ireland (longitude first, then latitude)"));
+            continue;
+        }
+        out.push(NewRegion {
+            code,
+            name,
+            level,
+            parent: parent.map(str::to_owned),
+            geometry,
+        });
+    }
+    if out.is_empty() && problems.0.is_empty() {
+        problems.add("the file holds no regions".into());
+    }
+    if problems.0.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Invalid(format!(
+            "nothing was imported: {} problem{} found\n{}",
+            problems.0.len(),
+            if problems.0.len() == 1 { "" } else { "s" },
+            problems.0.join("\n")
+        )))
+    }
 }

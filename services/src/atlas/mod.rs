@@ -785,6 +785,65 @@ impl AtlasService {
         self.insert_outlets(&outlets, replace).await
     }
 
+    /// Adds regions to the tree from a GeoJSON or KML file (see
+    /// [`import::parse_regions`]); one transaction, nothing on any problem.
+    ///
+    /// # Errors
+    /// Permission (`EditMap`); `Error::Invalid` listing every problem; database errors.
+    pub async fn import_regions(
+        &self,
+        who: &crate::auth::Principal,
+        file_name: &str,
+        text: &str,
+    ) -> Result<usize> {
+        who.require(model::auth::Permission::EditMap)?;
+        self.import_regions_unchecked(file_name, text).await
+    }
+
+    /// As [`AtlasService::import_regions`], for the operator's command line.
+    ///
+    /// # Errors
+    /// As [`AtlasService::import_regions`], without the permission check.
+    pub async fn import_regions_unchecked(&self, file_name: &str, text: &str) -> Result<usize> {
+        let format = import::Format::of_name(file_name)?;
+        let atlas = self.atlas().await?;
+        let text = text.to_owned();
+        let regions =
+            tokio::task::spawn_blocking(move || import::parse_regions(&atlas, format, &text))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+        let source = format!(
+            "import:{}",
+            file_name.rsplit('/').next().unwrap_or(file_name)
+        );
+        let mut tx = self.db.pool().begin().await?;
+        for r in &regions {
+            sqlx::query(
+                "INSERT INTO geo_node (code, name, level, parent, geometry, source) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(r.code.clone())
+            .bind(r.name.clone())
+            .bind(r.level.as_str())
+            .bind(r.parent.clone())
+            .bind(geojson::Geometry::from(&r.geometry).to_string())
+            .bind(source.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        refresh_version(&mut tx).await?;
+        tx.commit().await?;
+        self.reload().await?;
+        if let Err(e) = self
+            .db
+            .bus()
+            .publish("data", serde_json::json!({ "regions": regions.len() }))
+            .await
+        {
+            tracing::warn!("data change not announced: {e}");
+        }
+        Ok(regions.len())
+    }
+
     /// The current atlas, loading it on first use.
     ///
     /// # Errors

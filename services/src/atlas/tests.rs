@@ -476,3 +476,93 @@ async fn viewers_cannot_import() {
         .expect_err("viewer");
     assert!(matches!(err, Error::Forbidden { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn regions_import_from_geojson_and_kml_into_the_tree_or_not_at_all() {
+    let (_d, _db, service) = seeded().await;
+    let before = service.stored_version().await.expect("version");
+    let square = |x: f64, y: f64| {
+        format!(
+            "[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]",
+            x + 0.1,
+            x + 0.1,
+            y + 0.1,
+            y + 0.1
+        )
+    };
+    let geojson = format!(
+        r#"{{"type":"FeatureCollection","features":[
+        {{"type":"Feature","properties":{{"name":"Luton Airport Zone","parent":"county:bedfordshire"}},"geometry":{{"type":"Polygon","coordinates":{}}}}}]}}"#,
+        square(-0.4, 51.85)
+    );
+    assert_eq!(
+        service
+            .import_regions(&staff(), "zones.geojson", &geojson)
+            .await
+            .expect("import"),
+        1
+    );
+    let atlas = service.atlas().await.expect("atlas");
+    assert_ne!(atlas.version(), before);
+    let beds = atlas.children("county:bedfordshire").expect("children");
+    assert!(
+        beds.iter()
+            .any(|n| n.code == "unit:luton-airport-zone" && n.level == Level::Unit),
+        "{beds:?}"
+    );
+    assert!(atlas.select("unit:luton-airport-zone", "").is_ok());
+
+    let kml = String::from(
+        "<kml><Document><Placemark><name>Fenland Coast</name><ExtendedData><Data name=\"parent\"><value>area:east-of-england</value></Data></ExtendedData>\
+         <Polygon><outerBoundaryIs><LinearRing><coordinates>0.1,52.8 0.2,52.8 0.2,52.9 0.1,52.9 0.1,52.8</coordinates></LinearRing></outerBoundaryIs></Polygon></Placemark></Document></kml>"
+    );
+    assert_eq!(
+        service
+            .import_regions(&staff(), "coast.kml", &kml)
+            .await
+            .expect("kml"),
+        1
+    );
+    assert!(service
+        .atlas()
+        .await
+        .expect("atlas")
+        .select("county:fenland-coast", "")
+        .is_ok());
+
+    let after = service.stored_version().await.expect("version");
+    let bad = format!(
+        r#"{{"type":"FeatureCollection","features":[
+        {{"type":"Feature","properties":{{"name":"Again","parent":"county:bedfordshire","code":"unit:luton"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+        {{"type":"Feature","properties":{{"name":"Too Deep","parent":"unit:luton"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+        {{"type":"Feature","properties":{{"name":"Sydney","parent":"area:wales"}},"geometry":{{"type":"Polygon","coordinates":{}}}}},
+        {{"type":"Feature","properties":{{"parent":"area:nowhere"}},"geometry":{{"type":"Polygon","coordinates":{}}}}}]}}"#,
+        square(-0.4, 51.85),
+        square(-0.4, 51.85),
+        square(151.2, -33.9),
+        square(-0.4, 51.85)
+    );
+    let err = service
+        .import_regions(&staff(), "bad.geojson", &bad)
+        .await
+        .expect_err("refused");
+    let msg = err.to_string();
+    for expected in [
+        "feature 1 (Again), code: unit:luton already exists",
+        "feature 2 (Too Deep), parent: unit:luton is a sub-region",
+        "feature 3 (Sydney), geometry: reaches outside the UK",
+        "feature 4, name: missing",
+    ] {
+        assert!(msg.contains(expected), "missing {expected:?} in:\n{msg}");
+    }
+    let err = service
+        .import_regions(&staff(), "r.csv", "name\nX\n")
+        .await
+        .expect_err("csv");
+    assert!(err.to_string().contains("GeoJSON or KML"), "{err}");
+    assert_eq!(
+        service.stored_version().await.expect("version"),
+        after,
+        "nothing changed"
+    );
+}
