@@ -3,4 +3,5 @@
 
 pub mod auth;
 pub mod checklist;
+pub mod csv;
 pub mod geo;

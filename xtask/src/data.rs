@@ -258,7 +258,7 @@ fn units(topo: &Path, lookup: &Path) -> Result<String> {
     let csv = std::fs::read_to_string(lookup).with_context(|| format!("{}", lookup.display()))?;
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in csv.lines().skip(1) {
-        let f = csv_fields(line);
+        let f = model::csv::fields(line);
         ensure!(f.len() == 7, "{}: bad line {line:?}", lookup.display());
         by_name.insert(f[0].clone(), f);
     }
@@ -438,23 +438,4 @@ fn clip_ring(ring: &[[f64; 2]], [w, s, e, n]: [f64; 4]) -> Option<Vec<[f64; 2]>>
         pts.push(pts[0]);
     }
     Some(pts)
-}
-
-/// The fields of one CSV line (RFC 4180 quoting).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                fields.last_mut().expect("one field").push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(String::new()),
-            (c, _) => fields.last_mut().expect("one field").push(c),
-        }
-    }
-    fields
 }

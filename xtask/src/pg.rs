@@ -90,39 +90,13 @@ impl Cluster {
 
     /// A URL for `database`, created if missing.
     pub(crate) fn database(&self, database: &str) -> Result<String> {
-        let psql = self.bin.join("psql");
-        let exists = Command::new(&psql)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-tAc",
-            ])
-            .arg(format!(
-                "SELECT 1 FROM pg_database WHERE datname = '{database}'"
-            ))
-            .output()
-            .context("psql")?;
-        if !String::from_utf8_lossy(&exists.stdout).contains('1') {
-            let status = Command::new(&psql)
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-qc",
-                ])
-                .arg(format!("CREATE DATABASE {database}"))
-                .status()
-                .context("psql")?;
-            if !status.success() {
-                bail!("cannot create database {database}");
-            }
+        let exists = self.query(
+            "postgres",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{database}'"),
+        )?;
+        if exists != "1" {
+            self.query("postgres", &format!("CREATE DATABASE {database}"))
+                .with_context(|| format!("cannot create database {database}"))?;
         }
         Ok(format!(
             "postgres://postgres@127.0.0.1:{}/{database}",
@@ -140,10 +114,8 @@ impl Cluster {
                 &self.port.to_string(),
                 "-U",
                 "postgres",
-                "-d",
-                database,
             ])
-            .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
+            .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
             .output()
             .context("psql")?;
         if !out.status.success() {

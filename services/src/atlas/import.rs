@@ -78,6 +78,24 @@ struct Raw {
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// `value` when nothing was wrong; else every problem, one per line.
+    fn into_result<T>(self, value: T) -> Result<T> {
+        if self.0.is_empty() {
+            return Ok(value);
+        }
+        let more = if self.0.len() == MAX_ERRORS {
+            "\n(and possibly more)"
+        } else {
+            ""
+        };
+        Err(Error::Invalid(format!(
+            "nothing was imported: {} problem{} found\n{}{more}",
+            self.0.len(),
+            if self.0.len() == 1 { "" } else { "s" },
+            self.0.join("\n")
+        )))
+    }
+
     fn add(&mut self, msg: String) {
         if self.0.len() < MAX_ERRORS {
             self.0.push(msg);
@@ -112,21 +130,7 @@ pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<
     if out.is_empty() && problems.0.is_empty() {
         problems.add("the file holds no outlets".into());
     }
-    if problems.0.is_empty() {
-        Ok(out)
-    } else {
-        let more = if problems.0.len() == MAX_ERRORS {
-            "\n(and possibly more)"
-        } else {
-            ""
-        };
-        Err(Error::Invalid(format!(
-            "nothing was imported: {} problem{} found\n{}{more}",
-            problems.0.len(),
-            if problems.0.len() == 1 { "" } else { "s" },
-            problems.0.join("\n")
-        )))
-    }
+    problems.into_result(out)
 }
 
 fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Option<NewOutlet> {
@@ -273,31 +277,6 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
     })
 }
 
-/// The fields of one CSV line (RFC 4180 quoting).
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                if let Some(f) = fields.last_mut() {
-                    f.push('"');
-                }
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(String::new()),
-            (c, _) => {
-                if let Some(f) = fields.last_mut() {
-                    f.push(c);
-                }
-            }
-        }
-    }
-    fields
-}
-
 fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
     let mut lines = text
         .lines()
@@ -307,7 +286,7 @@ fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
         problems.add("line 1: the file is empty (expected a header line)".into());
         return vec![];
     };
-    let header: Vec<String> = csv_fields(header.trim_start_matches('\u{feff}'))
+    let header: Vec<String> = model::csv::fields(header.trim_start_matches('\u{feff}'))
         .into_iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
@@ -324,7 +303,7 @@ fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
     let col = |name: &str| header.iter().position(|h| h == name);
     let mut out = Vec::new();
     for (i, line) in lines {
-        let f = csv_fields(line);
+        let f = model::csv::fields(line);
         if f.len() != header.len() {
             problems.add(format!(
                 "line {}: {} fields, the header has {}",
@@ -747,14 +726,5 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
     if out.is_empty() && problems.0.is_empty() {
         problems.add("the file holds no regions".into());
     }
-    if problems.0.is_empty() {
-        Ok(out)
-    } else {
-        Err(Error::Invalid(format!(
-            "nothing was imported: {} problem{} found\n{}",
-            problems.0.len(),
-            if problems.0.len() == 1 { "" } else { "s" },
-            problems.0.join("\n")
-        )))
-    }
+    problems.into_result(out)
 }

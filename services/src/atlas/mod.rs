@@ -728,18 +728,25 @@ impl AtlasService {
             }
             q.execute(&mut *tx).await?;
         }
+        self.commit_change(tx, serde_json::json!({ "outlets": outlets.len() }))
+            .await?;
+        Ok(outlets.len())
+    }
+
+    /// Ends a change to the map's data: a new data version in the same
+    /// transaction, then this replica's atlas reloaded and the others told.
+    async fn commit_change(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        what: serde_json::Value,
+    ) -> Result<()> {
         refresh_version(&mut tx).await?;
         tx.commit().await?;
         self.reload().await?;
-        if let Err(e) = self
-            .db
-            .bus()
-            .publish("data", serde_json::json!({ "outlets": outlets.len() }))
-            .await
-        {
+        if let Err(e) = self.db.bus().publish("data", what).await {
             tracing::warn!("data change not announced: {e}");
         }
-        Ok(outlets.len())
+        Ok(())
     }
 
     /// Imports outlets from a CSV, GeoJSON or KML file (by `file_name`'s
@@ -830,17 +837,8 @@ impl AtlasService {
             .execute(&mut *tx)
             .await?;
         }
-        refresh_version(&mut tx).await?;
-        tx.commit().await?;
-        self.reload().await?;
-        if let Err(e) = self
-            .db
-            .bus()
-            .publish("data", serde_json::json!({ "regions": regions.len() }))
-            .await
-        {
-            tracing::warn!("data change not announced: {e}");
-        }
+        self.commit_change(tx, serde_json::json!({ "regions": regions.len() }))
+            .await?;
         Ok(regions.len())
     }
 
