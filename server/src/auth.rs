@@ -270,7 +270,8 @@ fn encode(s: &str) -> String {
 }
 
 /// A small self-contained page for refusals that happen before the app renders.
-fn message_page(title: &str, text: &str) -> String {
+/// A minimal page with one message (for answers given outside Leptos).
+pub(crate) fn message_page(title: &str, text: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"en-GB\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · Switchboard</title><link rel=\"stylesheet\" href=\"/pkg/switchboard.css\"></head><body><main id=\"main\"><section class=\"panel error-panel\" role=\"alert\"><h1>{title}</h1><p>{text}</p><p><a href=\"/\">Back to Switchboard</a></p></section></main></body></html>"
     )

@@ -64,6 +64,11 @@ pub struct Config {
     )]
     pub basemap_attribution: String,
 
+    /// Milliseconds a response may take to start before it is answered with a
+    /// 503 page (uploads are exempt).
+    #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+
     /// Demo outlets generated on first run when the database has none (0: none).
     #[arg(long, env = "SWITCHBOARD_DEMO_OUTLETS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub demo_outlets: u32,

@@ -46,14 +46,6 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(crate::auth::login))
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
-        .route(
-            "/import/outlets",
-            post(crate::import::outlets).layer(upload_limit()),
-        )
-        .route(
-            "/import/regions",
-            post(crate::import::regions).layer(upload_limit()),
-        )
         .route("/api/features/index.json", get(crate::features::index))
         .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))
@@ -80,6 +72,25 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(move || provide_context(services.clone()), shell))
+        // A response that is not under way within the limit becomes a readable
+        // 503 instead of a stalled page. Uploads, added after it, are exempt.
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(
+                    |_: tower::BoxError| async { timed_out() },
+                ))
+                .layer(tower::timeout::TimeoutLayer::new(
+                    state.http.request_timeout,
+                )),
+        )
+        .route(
+            "/import/outlets",
+            post(crate::import::outlets).layer(upload_limit()),
+        )
+        .route(
+            "/import/regions",
+            post(crate::import::regions).layer(upload_limit()),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
@@ -92,6 +103,18 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+fn timed_out() -> Response {
+    tracing::warn!("a request took longer than the request timeout");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::response::Html(crate::auth::message_page(
+            "Switchboard is taking too long",
+            "This page did not come together in time. Reload it; if it keeps happening, the server log says more.",
+        )),
+    )
+        .into_response()
 }
 
 /// Imports may be large (up to the importer's own limit, plus the form's framing).

@@ -25,6 +25,8 @@ pub struct HttpSettings {
     pub trust_forwarded: bool,
     /// Features per vector page (the seed's KML chunks held 250).
     pub features_per_page: u32,
+    /// How long a response may take to start before it becomes a 503.
+    pub request_timeout: std::time::Duration,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
                 cookie_secure: config.cookie_secure,
                 trust_forwarded: config.trust_forwarded_for,
                 features_per_page: config.features_per_page,
+                request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
             },
         }
     }

@@ -347,3 +347,31 @@ fn the_cli_imports_outlets_or_lists_every_problem() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_response_that_does_not_start_in_time_is_a_readable_503() {
+    block_on(async {
+        // One millisecond: no page renders that fast in a debug build.
+        let app = crate::util::app_with(&["--request-timeout-ms", "1"]).await;
+        // Signing in over HTTP (argon2) would time out too: sign in directly.
+        let session = app
+            .state
+            .services
+            .auth
+            .login(
+                "staff",
+                crate::util::PASSWORD,
+                &services::auth::Client::default(),
+            )
+            .await
+            .expect("login");
+        let reply = get(&app, "/map?sel=area:east-of-england", &session.token, &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            reply.body
+        );
+        assert!(reply.body.contains("taking too long"), "{}", reply.body);
+    });
+}

@@ -59,6 +59,11 @@ impl Reply {
 }
 
 pub(crate) async fn app() -> TestApp {
+    app_with(&[]).await
+}
+
+/// A test app with more command-line arguments.
+pub(crate) async fn app_with(extra: &[&str]) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let site = dir.path().join("site");
     std::fs::create_dir_all(site.join("pkg")).expect("site");
@@ -70,15 +75,19 @@ pub(crate) async fn app() -> TestApp {
     .expect("js");
     std::fs::write(site.join("pkg/switchboard.js.gz"), b"gz-bytes").expect("gz");
     let db_url = services::testing::database_url(dir.path()).await;
-    let config = Config::from_args([
-        "switchboard",
-        "--data-dir",
-        dir.path().to_str().expect("utf-8"),
-        "--database-url",
-        &db_url,
-        "--site-root",
-        site.to_str().expect("utf-8"),
-    ])
+    let config = Config::from_args(
+        [
+            "switchboard",
+            "--data-dir",
+            dir.path().to_str().expect("utf-8"),
+            "--database-url",
+            &db_url,
+            "--site-root",
+            site.to_str().expect("utf-8"),
+        ]
+        .into_iter()
+        .chain(extra.iter().copied()),
+    )
     .expect("config");
     let state = AppState::build(&config).await.expect("state");
     for role in Role::ALL {
