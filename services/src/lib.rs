@@ -13,6 +13,7 @@ pub mod geo;
 pub mod jobs;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod tiles;
 
 pub use db::{Db, Engine};
 pub use error::{Error, Result};

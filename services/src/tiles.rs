@@ -1,0 +1,255 @@
+//! Coverage tiles: the reach of one or more selections rendered into a Web
+//! Mercator tile (256 px, or 512 for `@2x`), anti-aliased with tiny-skia, one
+//! colour per outlet kind with overlap shown by alpha blending, the selected
+//! regions' boundaries drawn on top, encoded to PNG with the `image` crate.
+//!
+//! This module is the renderer alone (the coverage-tiles issue adds the cache,
+//! the routes and the map's use of it). A tile with nothing to draw is `None`:
+//! the caller answers one shared transparent PNG ([`empty_png`]).
+
+use geo::{BoundingRect as _, MultiPolygon};
+use model::geo::OutletKind;
+use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
+
+use crate::{
+    atlas::{Atlas, Selection},
+    Error, Result,
+};
+
+/// The deepest zoom served.
+pub const MAX_ZOOM: u8 = 20;
+/// Tile edge in pixels at scale 1.
+pub const TILE: u32 = 256;
+
+/// Fill opacity of one outlet's reach (overlaps add up).
+const FILL_ALPHA: u8 = 0x30;
+
+/// A transparent 1x1 PNG: what every empty tile is, made once.
+#[must_use]
+pub fn empty_png() -> &'static [u8] {
+    static EMPTY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(|| {
+        Pixmap::new(1, 1)
+            .and_then(|pm| encode(&pm).ok())
+            .unwrap_or_default()
+    })
+}
+
+/// A tile's address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TileId {
+    pub z: u8,
+    pub x: u32,
+    pub y: u32,
+    /// 1 (256 px) or 2 (`@2x`, 512 px).
+    pub scale: u32,
+}
+
+impl TileId {
+    /// Checks z, x and y against the zoom's range.
+    ///
+    /// # Errors
+    /// `Error::Invalid` saying which number is out of range.
+    pub fn new(z: u32, x: u32, y: u32, scale: u32) -> Result<Self> {
+        if z > u32::from(MAX_ZOOM) {
+            return Err(Error::Invalid(format!(
+                "zoom {z} is out of range: tiles go from 0 to {MAX_ZOOM}"
+            )));
+        }
+        let n = 1u32 << z;
+        if x >= n || y >= n {
+            return Err(Error::Invalid(format!(
+                "tile {x}/{y} does not exist at zoom {z}: x and y go from 0 to {}",
+                n - 1
+            )));
+        }
+        if scale != 1 && scale != 2 {
+            return Err(Error::Invalid(format!(
+                "scale {scale}: tiles come at 1x or 2x"
+            )));
+        }
+        Ok(Self {
+            z: u8::try_from(z).unwrap_or(MAX_ZOOM),
+            x,
+            y,
+            scale,
+        })
+    }
+
+    fn size(self) -> u32 {
+        TILE * self.scale
+    }
+
+    /// The tile's bounds in degrees: west, south, east, north.
+    #[must_use]
+    pub fn bounds(self) -> [f64; 4] {
+        let n = f64::from(1u32 << self.z);
+        let lon = |x: f64| x / n * 360.0 - 180.0;
+        let lat = |y: f64| {
+            (std::f64::consts::PI * (1.0 - 2.0 * y / n))
+                .sinh()
+                .atan()
+                .to_degrees()
+        };
+        let (x, y) = (f64::from(self.x), f64::from(self.y));
+        [lon(x), lat(y + 1.0), lon(x + 1.0), lat(y)]
+    }
+
+    /// The tile at zoom `z` that contains a longitude/latitude.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    pub fn containing(lon: f64, lat: f64, z: u8, scale: u32) -> Self {
+        let n = f64::from(1u32 << z);
+        let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+        let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0) as u32;
+        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
+            .floor()
+            .clamp(0.0, n - 1.0) as u32;
+        Self { z, x, y, scale }
+    }
+
+    /// A longitude/latitude as pixels in this tile (may fall outside it).
+    #[allow(clippy::cast_possible_truncation)]
+    #[must_use]
+    pub fn pixel(self, lon: f64, lat: f64) -> (f32, f32) {
+        let n = f64::from(1u32 << self.z);
+        let size = f64::from(self.size());
+        let mx = (lon + 180.0) / 360.0 * n;
+        let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+        let my = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+        (
+            ((mx - f64::from(self.x)) * size) as f32,
+            ((my - f64::from(self.y)) * size) as f32,
+        )
+    }
+}
+
+fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
+    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
+}
+
+fn path(tile: TileId, mp: &MultiPolygon<f64>) -> Option<tiny_skia::Path> {
+    let mut pb = PathBuilder::new();
+    for polygon in &mp.0 {
+        for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
+            let mut first = true;
+            for c in &ring.0 {
+                let (px, py) = tile.pixel(c.x, c.y);
+                if first {
+                    pb.move_to(px, py);
+                    first = false;
+                } else {
+                    pb.line_to(px, py);
+                }
+            }
+            pb.close();
+        }
+    }
+    pb.finish()
+}
+
+fn rgb(kind: OutletKind) -> (u8, u8, u8) {
+    let hex = kind.colour().trim_start_matches('#');
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0);
+    (byte(0), byte(2), byte(4))
+}
+
+/// Renders the reach of every outlet in `layers` (merged into one image, as the
+/// seed's `lyrs=a,b,c`), with the layers' boundaries. `None` when the tile
+/// has nothing on it.
+///
+/// # Errors
+/// Encoding failed (a bug).
+pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Option<Vec<u8>>> {
+    let bounds = tile.bounds();
+    let size = tile.size();
+    let mut pixmap: Option<Pixmap> = None;
+    let canvas = || -> Result<Pixmap> {
+        Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
+    };
+    for sel in layers {
+        for o in atlas.outlets_in(sel) {
+            let reach = atlas.reach_geometry(o);
+            let Some(rect) = reach.bounding_rect() else {
+                continue;
+            };
+            if !overlaps(
+                bounds,
+                [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+            ) {
+                continue;
+            }
+            let Some(p) = path(tile, &reach) else {
+                continue;
+            };
+            let (r, g, b) = rgb(o.kind);
+            let mut paint = Paint::default();
+            paint.set_color_rgba8(r, g, b, FILL_ALPHA);
+            paint.anti_alias = true;
+            let pm = match pixmap.as_mut() {
+                Some(pm) => pm,
+                None => pixmap.insert(canvas()?),
+            };
+            pm.fill_path(&p, &paint, FillRule::EvenOdd, Transform::identity(), None);
+        }
+        for (_, _, boundary) in atlas.boundaries(sel) {
+            let Some(rect) = boundary.bounding_rect() else {
+                continue;
+            };
+            if !overlaps(
+                bounds,
+                [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
+            ) {
+                continue;
+            }
+            let Some(p) = path(tile, boundary) else {
+                continue;
+            };
+            let mut paint = Paint::default();
+            paint.set_color_rgba8(0x17, 0x32, 0x4d, 0xd0);
+            paint.anti_alias = true;
+            let stroke = Stroke {
+                width: 1.5 * f32::from(u8::try_from(tile.scale).unwrap_or(1)),
+                ..Stroke::default()
+            };
+            let pm = match pixmap.as_mut() {
+                Some(pm) => pm,
+                None => pixmap.insert(canvas()?),
+            };
+            pm.stroke_path(&p, &paint, &stroke, Transform::identity(), None);
+        }
+    }
+    let Some(pm) = pixmap else { return Ok(None) };
+    if pm.pixels().iter().all(|p| p.alpha() == 0) {
+        return Ok(None);
+    }
+    encode(&pm).map(Some)
+}
+
+/// PNG with straight alpha (tiny-skia keeps premultiplied colour), fast
+/// compression and adaptive filtering.
+fn encode(pm: &Pixmap) -> Result<Vec<u8>> {
+    use image::ImageEncoder as _;
+    let mut rgba = Vec::with_capacity(pm.data().len());
+    for p in pm.pixels() {
+        let c = p.demultiply();
+        rgba.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
+    }
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        &rgba,
+        pm.width(),
+        pm.height(),
+        image::ExtendedColorType::Rgba8,
+    )
+    .map_err(|e| Error::Internal(format!("png: {e}")))?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
