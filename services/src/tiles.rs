@@ -7,6 +7,10 @@
 //! the routes and the map's use of it). A tile with nothing to draw is `None`:
 //! the caller answers one shared transparent PNG ([`empty_png`]).
 
+pub mod cache;
+
+pub use cache::{Tile, TileKey, TileService, TileSettings};
+
 use geo::{BoundingRect as _, MultiPolygon};
 use model::geo::OutletKind;
 use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};

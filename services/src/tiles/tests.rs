@@ -125,3 +125,143 @@ fn tile_numbers_out_of_range_are_refused() {
     assert_eq!((empty.width(), empty.height()), (1, 1));
     assert!(empty_png().len() < 100, "{} bytes", empty_png().len());
 }
+
+async fn service(settings: TileSettings) -> (tempfile::TempDir, AtlasService, TileService) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("connect");
+    let atlas = AtlasService::new(db);
+    atlas.seed(3000).await.expect("seed");
+    let tiles = TileService::new(atlas.clone(), settings);
+    (dir, atlas, tiles)
+}
+
+fn layer(sel: &str, kinds: &str) -> Vec<(String, String)> {
+    vec![(sel.to_owned(), kinds.to_owned())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_requests_for_one_uncached_tile_render_it_once() {
+    let (_d, _a, tiles) = service(TileSettings::default()).await;
+    let key = tiles
+        .key(&layer("county:bedfordshire", ""))
+        .await
+        .expect("key")
+        .encode();
+    let tile = TileId::containing(BEDFORD.0, BEDFORD.1, 9, 1);
+    let asks = (0..100).map(|_| {
+        let (tiles, key) = (tiles.clone(), key.clone());
+        tokio::spawn(async move { tiles.get(&key, tile).await })
+    });
+    let mut pngs = Vec::new();
+    for a in asks {
+        pngs.push(a.await.expect("task").expect("tile").png);
+    }
+    assert_eq!(tiles.renders(), 1);
+    assert!(pngs.windows(2).all(|w| w[0] == w[1]));
+    // Empty tiles cost next to nothing: the shared empty PNG.
+    let far = tiles
+        .get(&key, TileId::new(6, 0, 0, 1).expect("tile"))
+        .await
+        .expect("tile");
+    assert!(far.empty && &far.png[..] == empty_png());
+}
+
+#[tokio::test]
+async fn a_data_change_gives_new_keys_and_refuses_the_old() {
+    let (_d, atlas, tiles) = service(TileSettings::default()).await;
+    let old = tiles
+        .key(&layer("unit:luton", "newspaper"))
+        .await
+        .expect("key");
+    let tile = TileId::containing(LUTON.0, LUTON.1, 11, 1);
+    let before = tiles.get(&old.encode(), tile).await.expect("tile");
+    // A newspaper reaching a circle around Luton changes the coverage.
+    let wide = crate::atlas::NewOutlet {
+        name: "Luton Wide Post".into(),
+        kind: model::geo::OutletKind::Newspaper,
+        town: "Luton".into(),
+        lon: LUTON.0,
+        lat: LUTON.1,
+        audience: 5,
+        reach: crate::atlas::Reach::Circle { radius_km: 40.0 },
+        source: "test".into(),
+    };
+    atlas.insert_outlets(&[wide], false).await.expect("insert");
+    let new = tiles
+        .key(&layer("unit:luton", "newspaper"))
+        .await
+        .expect("key");
+    assert_ne!(new.encode(), old.encode());
+    let err = tiles.get(&old.encode(), tile).await.expect_err("stale key");
+    assert!(err.to_string().contains("reload the map"), "{err}");
+    let after = tiles.get(&new.encode(), tile).await.expect("tile");
+    assert_ne!(after.png, before.png, "the image changed with the data");
+    assert!(TileKey::decode("not-a-key").is_err());
+}
+
+#[tokio::test]
+async fn the_disk_cache_survives_a_restart_and_a_damaged_file() {
+    let disk = tempfile::tempdir().expect("disk");
+    let settings = TileSettings {
+        disk: Some(disk.path().to_owned()),
+        ..TileSettings::default()
+    };
+    let (_d, atlas, tiles) = service(settings.clone()).await;
+    let key = tiles
+        .key(&layer("unit:luton", ""))
+        .await
+        .expect("key")
+        .encode();
+    let tile = TileId::containing(LUTON.0, LUTON.1, 10, 2);
+    let first = tiles.get(&key, tile).await.expect("tile");
+    assert_eq!(tiles.renders(), 1);
+    // A new process (fresh memory) reads it from disk.
+    let restarted = TileService::new(atlas.clone(), settings.clone());
+    let again = restarted.get(&key, tile).await.expect("tile");
+    assert_eq!((restarted.renders(), &again.png), (0, &first.png));
+    // A damaged file is rendered again, not served.
+    let files: Vec<_> = walk(disk.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    std::fs::write(&files[0], b"garbage").expect("damage");
+    let third = TileService::new(atlas, settings);
+    assert_eq!(third.get(&key, tile).await.expect("tile").png, first.png);
+    assert_eq!(third.renders(), 1);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn memory_stays_within_its_budget() {
+    let (_d, _a, tiles) = service(TileSettings {
+        memory_bytes: 40_000,
+        ..TileSettings::default()
+    })
+    .await;
+    let key = tiles
+        .key(&layer("area:east-of-england", ""))
+        .await
+        .expect("key")
+        .encode();
+    let centre = TileId::containing(0.5, 52.2, 9, 1);
+    for dx in 0..3 {
+        for dy in 0..3 {
+            let t = TileId::new(9, centre.x + dx, centre.y + dy, 1).expect("tile");
+            tiles.get(&key, t).await.expect("tile");
+        }
+    }
+    let (count, bytes) = tiles.memory_use();
+    assert!(bytes <= 40_000, "{count} tiles, {bytes} bytes");
+    assert!(count >= 1);
+}

@@ -1,0 +1,375 @@
+//! Serving coverage tiles: keys that carry the data version, a memory cache
+//! bounded by bytes, an optional disk cache, and one render per tile however
+//! many requests ask for it at once.
+//!
+//! A key is `<data version>.<layers>`, the layers being `sel|kinds` pairs joined
+//! by `;`, base64url-encoded. Any replica decodes it without shared state, and a
+//! change to the data changes the version, so a client never holds a stale
+//! tile: a key for an older version is refused (404), never served.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+};
+
+use base64::Engine as _;
+
+use super::{empty_png, render, TileId};
+use crate::{atlas::AtlasService, Error, Result};
+
+/// The most layers one key may merge.
+const MAX_LAYERS: usize = 8;
+
+/// The selections a key draws, at one data version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    pub version: String,
+    /// (selection, kinds) per layer, as the map's URL writes them.
+    pub layers: Vec<(String, String)>,
+}
+
+impl TileKey {
+    /// The URL-safe text of the key.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        let layers: Vec<String> = self
+            .layers
+            .iter()
+            .map(|(s, k)| format!("{s}|{k}"))
+            .collect();
+        format!(
+            "{}.{}",
+            self.version,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(layers.join(";"))
+        )
+    }
+
+    /// Reads a key.
+    ///
+    /// # Errors
+    /// `Error::NotFound` for text that is not a key.
+    pub fn decode(text: &str) -> Result<Self> {
+        let bad = || Error::NotFound(format!("tile key {text:?}"));
+        let (version, layers) = text.split_once('.').ok_or_else(bad)?;
+        if version.is_empty() || !version.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(layers)
+            .map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let layers: Vec<(String, String)> = raw
+            .split(';')
+            .map(|l| {
+                let (s, k) = l.split_once('|').unwrap_or((l, ""));
+                (s.to_owned(), k.to_owned())
+            })
+            .collect();
+        if layers.is_empty() || layers.len() > MAX_LAYERS {
+            return Err(Error::Invalid(format!(
+                "a tile key merges 1 to {MAX_LAYERS} layers"
+            )));
+        }
+        Ok(Self {
+            version: version.to_owned(),
+            layers,
+        })
+    }
+}
+
+/// Cache settings.
+#[derive(Clone, Debug)]
+pub struct TileSettings {
+    /// Bytes of PNG kept in memory.
+    pub memory_bytes: usize,
+    /// A folder for rendered tiles (shared by replicas if it is on a shared disk).
+    pub disk: Option<PathBuf>,
+    /// Whether "this tile is empty" is remembered (or the tile rendered again).
+    pub cache_empty: bool,
+}
+
+impl Default for TileSettings {
+    fn default() -> Self {
+        Self {
+            memory_bytes: 64 * 1024 * 1024,
+            disk: None,
+            cache_empty: true,
+        }
+    }
+}
+
+/// A served tile: its PNG, and whether it is the shared empty one.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    pub png: Arc<[u8]>,
+    pub empty: bool,
+}
+
+type Slot = Arc<tokio::sync::OnceCell<Tile>>;
+
+#[derive(Default)]
+struct Memory {
+    map: HashMap<(String, TileId), (Tile, u64)>,
+    order: BTreeMap<u64, (String, TileId)>,
+    bytes: usize,
+    tick: u64,
+}
+
+/// Renders and caches coverage tiles.
+#[derive(Clone)]
+pub struct TileService {
+    atlas: AtlasService,
+    settings: TileSettings,
+    memory: Arc<Mutex<Memory>>,
+    inflight: Arc<Mutex<HashMap<(String, TileId), Slot>>>,
+    renders: Arc<AtomicU64>,
+    workers: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for TileService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileService")
+            .field("settings", &self.settings)
+            .field("renders", &self.renders())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TileService {
+    #[must_use]
+    pub fn new(atlas: AtlasService, settings: TileSettings) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        Self {
+            atlas,
+            settings,
+            memory: Arc::default(),
+            inflight: Arc::default(),
+            renders: Arc::default(),
+            workers: Arc::new(tokio::sync::Semaphore::new(cores)),
+        }
+    }
+
+    /// How many tiles were rendered (not served from a cache) so far.
+    #[must_use]
+    pub fn renders(&self) -> u64 {
+        self.renders.load(Ordering::Relaxed)
+    }
+
+    /// The key for `layers` at the current data version.
+    ///
+    /// # Errors
+    /// An unknown region or kind in a layer.
+    pub async fn key(&self, layers: &[(String, String)]) -> Result<TileKey> {
+        let atlas = self.atlas.atlas().await?;
+        if layers.is_empty() || layers.len() > MAX_LAYERS {
+            return Err(Error::Invalid(format!(
+                "a tile key merges 1 to {MAX_LAYERS} layers"
+            )));
+        }
+        let mut canonical = Vec::new();
+        for (sel, kinds) in layers {
+            let s = atlas.select(sel, kinds)?;
+            let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
+            canonical.push((s.text.clone(), kinds.join(",")));
+        }
+        Ok(TileKey {
+            version: atlas.version().to_owned(),
+            layers: canonical,
+        })
+    }
+
+    /// The tile for `key` at `tile`: from memory, from disk, or rendered once.
+    ///
+    /// # Errors
+    /// A key for another data version or naming unknown regions (404/400);
+    /// rendering failures.
+    pub async fn get(&self, key: &str, tile: TileId) -> Result<Tile> {
+        let atlas = self.atlas.atlas().await?;
+        let parsed = TileKey::decode(key)?;
+        if parsed.version != atlas.version() {
+            return Err(Error::NotFound(format!(
+                "tiles of data version {} (the map's data is now at {}: reload the map)",
+                parsed.version,
+                atlas.version()
+            )));
+        }
+        let id = (key.to_owned(), tile);
+        if let Some(t) = self.recall(&id) {
+            return Ok(t);
+        }
+        let slot: Slot = {
+            let mut inflight = self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            inflight.entry(id.clone()).or_default().clone()
+        };
+        let result = slot
+            .get_or_try_init(|| async {
+                if let Some(t) = self.load_from_disk(&parsed, &id) {
+                    return Ok(t);
+                }
+                let selections = parsed
+                    .layers
+                    .iter()
+                    .map(|(s, k)| atlas.select(s, k))
+                    .collect::<Result<Vec<_>>>()?;
+                let _permit = self
+                    .workers
+                    .acquire()
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let atlas = atlas.clone();
+                let png = tokio::task::spawn_blocking(move || render(&atlas, &selections, tile))
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))??;
+                self.renders.fetch_add(1, Ordering::Relaxed);
+                let t = match png {
+                    Some(png) => Tile {
+                        png: png.into(),
+                        empty: false,
+                    },
+                    None => Tile {
+                        png: empty_png().into(),
+                        empty: true,
+                    },
+                };
+                self.store_on_disk(&parsed, &id, &t);
+                Ok::<_, Error>(t)
+            })
+            .await
+            .cloned();
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&id);
+        let t = result?;
+        if !t.empty || self.settings.cache_empty {
+            self.remember(id, t.clone());
+        }
+        Ok(t)
+    }
+
+    fn recall(&self, id: &(String, TileId)) -> Option<Tile> {
+        let mut m = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.tick += 1;
+        let tick = m.tick;
+        let (tile, old) = {
+            let entry = m.map.get_mut(id)?;
+            let old = entry.1;
+            entry.1 = tick;
+            (entry.0.clone(), old)
+        };
+        m.order.remove(&old);
+        m.order.insert(tick, id.clone());
+        Some(tile)
+    }
+
+    fn remember(&self, id: (String, TileId), t: Tile) {
+        // An empty tile costs an entry, not its bytes: they are shared.
+        let cost = if t.empty { 64 } else { t.png.len() };
+        if cost > self.settings.memory_bytes {
+            return;
+        }
+        let mut m = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.tick += 1;
+        let tick = m.tick;
+        if let Some((old, at)) = m.map.insert(id.clone(), (t, tick)) {
+            m.order.remove(&at);
+            m.bytes -= if old.empty { 64 } else { old.png.len() };
+        }
+        m.order.insert(tick, id);
+        m.bytes += cost;
+        while m.bytes > self.settings.memory_bytes {
+            let Some((_, oldest)) = m.order.pop_first() else {
+                break;
+            };
+            if let Some((old, _)) = m.map.remove(&oldest) {
+                m.bytes -= if old.empty { 64 } else { old.png.len() };
+            }
+        }
+    }
+
+    /// How many tiles and bytes are in memory.
+    #[must_use]
+    pub fn memory_use(&self) -> (usize, usize) {
+        let m = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (m.map.len(), m.bytes)
+    }
+
+    fn disk_path(&self, key: &TileKey, id: &(String, TileId)) -> Option<PathBuf> {
+        let dir = self.settings.disk.as_ref()?;
+        let t = id.1;
+        let digest = {
+            use sha2::Digest as _;
+            format!("{:x}", sha2::Sha256::digest(id.0.as_bytes()))
+        };
+        Some(
+            dir.join(&key.version)
+                .join(&digest[..16])
+                .join(t.z.to_string())
+                .join(t.x.to_string())
+                .join(if t.scale == 2 {
+                    format!("{}@2x.png", t.y)
+                } else {
+                    format!("{}.png", t.y)
+                }),
+        )
+    }
+
+    /// A tile from disk; anything unreadable or not a PNG is ignored (and
+    /// rendered again), so a damaged cache never breaks serving.
+    fn load_from_disk(&self, key: &TileKey, id: &(String, TileId)) -> Option<Tile> {
+        let path = self.disk_path(key, id)?;
+        let bytes = std::fs::read(&path).ok()?;
+        if bytes.is_empty() {
+            return Some(Tile {
+                png: empty_png().into(),
+                empty: true,
+            });
+        }
+        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            tracing::warn!(path = %path.display(), "ignoring a damaged cached tile");
+            return None;
+        }
+        Some(Tile {
+            png: bytes.into(),
+            empty: false,
+        })
+    }
+
+    /// Writes a tile to disk (an empty file for an empty tile); a full or
+    /// read-only disk is logged, not fatal.
+    fn store_on_disk(&self, key: &TileKey, id: &(String, TileId), t: &Tile) {
+        if t.empty && !self.settings.cache_empty {
+            return;
+        }
+        let Some(path) = self.disk_path(key, id) else {
+            return;
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, if t.empty { &[][..] } else { &t.png[..] })?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(path = %path.display(), "tile not cached on disk: {e}");
+        }
+    }
+}
