@@ -71,6 +71,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     if principal == Principal::Anonymous
         && req.method() == Method::GET
         && !path.starts_with("/api/")
+        && !path.starts_with("/tiles/")
         && !is_public(&path)
     {
         let next = req

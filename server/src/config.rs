@@ -69,6 +69,18 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
 
+    /// Megabytes of coverage tiles kept in memory.
+    #[arg(long, env = "SWITCHBOARD_TILE_CACHE_MB", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub tile_cache_mb: u64,
+
+    /// A folder for rendered tiles on disk (optional; may be shared by replicas).
+    #[arg(long, env = "SWITCHBOARD_TILE_CACHE_DIR")]
+    pub tile_cache_dir: Option<PathBuf>,
+
+    /// Do not remember empty tiles (render them again each time).
+    #[arg(long, env = "SWITCHBOARD_NO_EMPTY_TILE_CACHE")]
+    pub no_empty_tile_cache: bool,
+
     /// Demo outlets generated on first run when the database has none (0: none).
     #[arg(long, env = "SWITCHBOARD_DEMO_OUTLETS", default_value_t = 3000, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     pub demo_outlets: u32,

@@ -8,6 +8,7 @@ pub mod features;
 pub mod import;
 pub mod routes;
 pub mod state;
+pub mod tiles;
 
 use std::time::Duration;
 

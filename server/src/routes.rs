@@ -46,6 +46,11 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(crate::auth::login))
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
+        .route("/api/tiles/key", get(crate::tiles::key))
+        .route(
+            "/tiles/coverage/{key}/{z}/{x}/{file}",
+            get(crate::tiles::coverage),
+        )
         .route("/api/features/index.json", get(crate::features::index))
         .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))

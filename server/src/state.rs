@@ -46,6 +46,12 @@ impl AppState {
         tracing::info!(database = %redact(&url), engine = db.engine().name(), "database ready");
         let jobs = JobSettings {
             housekeeping_every: std::time::Duration::from_secs(config.housekeeping_every),
+            tiles: services::tiles::TileSettings {
+                memory_bytes: usize::try_from(config.tile_cache_mb * 1024 * 1024)
+                    .unwrap_or(usize::MAX),
+                disk: config.tile_cache_dir.clone(),
+                cache_empty: !config.no_empty_tile_cache,
+            },
         };
         let services = Services::with_jobs(db, AuthConfig::default(), &jobs);
         services

@@ -30,19 +30,24 @@ pub struct Services {
     pub scheduler: jobs::Scheduler,
     /// The reach map's data.
     pub atlas: atlas::AtlasService,
+    /// Coverage tiles over the atlas.
+    pub tiles: tiles::TileService,
 }
 
-/// How often each built-in job runs.
+/// Settings of the background work: job timings and the tile caches.
 #[derive(Clone, Debug)]
 pub struct JobSettings {
     /// Pruning expired sessions and old sign-in failures.
     pub housekeeping_every: std::time::Duration,
+    /// The tile caches.
+    pub tiles: tiles::TileSettings,
 }
 
 impl Default for JobSettings {
     fn default() -> Self {
         Self {
             housekeeping_every: std::time::Duration::from_secs(600),
+            tiles: tiles::TileSettings::default(),
         }
     }
 }
@@ -58,6 +63,7 @@ impl Services {
     #[must_use]
     pub fn with_jobs(db: Db, auth: auth::AuthConfig, jobs: &JobSettings) -> Self {
         let auth = auth::AuthService::new(db.clone(), auth, auth::Clock::default());
+        let atlas_service = atlas::AtlasService::new(db.clone());
         let housekeeping: jobs::JobFn = {
             let auth = auth.clone();
             std::sync::Arc::new(move |_ctx| {
@@ -81,7 +87,8 @@ impl Services {
             checklist: checklist::ChecklistService::new(db.clone()),
             geo: geo::GeoService::shipped(),
             scheduler,
-            atlas: atlas::AtlasService::new(db.clone()),
+            tiles: tiles::TileService::new(atlas_service.clone(), jobs.tiles.clone()),
+            atlas: atlas_service,
             db,
         }
     }

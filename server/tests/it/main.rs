@@ -4,4 +4,5 @@ mod events;
 mod http;
 mod map;
 mod roles;
+mod tiles;
 mod util;

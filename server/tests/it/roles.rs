@@ -63,6 +63,12 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     ),
     (
         GET,
+        "/api/tiles/key?sel=county:bedfordshire",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
         "/api/features/index.json?sel=county:bedfordshire",
         "",
         Needs::Role(Role::Viewer),

@@ -1,0 +1,102 @@
+//! Coverage tiles over HTTP: keys, PNGs, caching headers, bad input.
+
+use axum::http::{header, StatusCode};
+
+use crate::util::{app, block_on};
+
+#[test]
+fn tiles_are_png_immutable_revalidated_and_bad_numbers_are_refused() {
+    block_on(async {
+        let app = app().await;
+        let staff = app.login("staff").await;
+        let reply = app
+            .get(
+                "/api/tiles/key?sel=county:bedfordshire&layer=unit:luton%7Cradio",
+                Some(&staff),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let v: serde_json::Value = serde_json::from_str(&reply.body).expect("json");
+        let url = v["url"].as_str().expect("url").to_owned();
+        let key = v["key"].as_str().expect("key").to_owned();
+        // Bedford at zoom 9 is tile 255/169.
+        let path = url
+            .replace("{z}", "9")
+            .replace("{x}", "255")
+            .replace("{y}", "169");
+        let tile = app.get(&path, Some(&staff)).await;
+        assert_eq!(tile.status, StatusCode::OK);
+        assert_eq!(tile.headers[header::CONTENT_TYPE], "image/png");
+        assert!(tile.headers[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap_or_default()
+            .contains("immutable"));
+        let etag = tile.headers[header::ETAG]
+            .to_str()
+            .expect("etag")
+            .to_owned();
+        let again = app
+            .send(
+                axum::http::Method::GET,
+                &path,
+                Some(&staff),
+                None,
+                &[("if-none-match", &etag)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        let retina = app
+            .get(&path.replace(".png", "@2x.png"), Some(&staff))
+            .await;
+        assert_eq!(retina.status, StatusCode::OK);
+
+        for (bad, status, says) in [
+            (
+                format!("/tiles/coverage/{key}/21/0/0.png"),
+                StatusCode::BAD_REQUEST,
+                "zoom 21",
+            ),
+            (
+                format!("/tiles/coverage/{key}/3/9/0.png"),
+                StatusCode::BAD_REQUEST,
+                "does not exist at zoom 3",
+            ),
+            (
+                format!("/tiles/coverage/{key}/3/x/0.png"),
+                StatusCode::BAD_REQUEST,
+                "x must be a whole number",
+            ),
+            (
+                format!("/tiles/coverage/{key}/3/1/1.jpg"),
+                StatusCode::NOT_FOUND,
+                "end in .png",
+            ),
+            (
+                "/tiles/coverage/0123abcd.bm9wZQ/3/1/1.png".to_owned(),
+                StatusCode::NOT_FOUND,
+                "data version 0123abcd",
+            ),
+            (
+                "/tiles/coverage/garbage/3/1/1.png".to_owned(),
+                StatusCode::NOT_FOUND,
+                "tile key",
+            ),
+            (
+                "/api/tiles/key?sel=county:atlantis".to_owned(),
+                StatusCode::BAD_REQUEST,
+                "county:atlantis",
+            ),
+        ] {
+            let r = app.get(&bad, Some(&staff)).await;
+            assert_eq!(r.status, status, "{bad}: {}", r.body);
+            assert!(r.body.contains(says), "{bad}: {}", r.body);
+        }
+        assert_eq!(
+            app.state.services.tiles.renders(),
+            2,
+            "bad requests render nothing"
+        );
+        let anonymous = app.get(&path, None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    });
+}
