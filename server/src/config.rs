@@ -104,6 +104,30 @@ pub enum Command {
     /// Import data from a file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Coverage tiles.
+    #[command(subcommand)]
+    Tiles(TilesCommand),
+}
+
+/// `switchboard tiles ...`
+#[derive(Clone, Debug, Subcommand)]
+pub enum TilesCommand {
+    /// Render a selection's tiles for a zoom range ahead of time, into the
+    /// caches (use --tile-cache-dir to keep them), with progress and a summary.
+    Seed {
+        /// The selection, as in the map's URL (e.g. county:bedfordshire).
+        #[arg(long)]
+        sel: String,
+        /// Outlet kinds (e.g. radio,tv); all when left out.
+        #[arg(long, default_value = "")]
+        kinds: String,
+        /// Zooms, e.g. 6-10 or 8.
+        #[arg(long, default_value = "5-9")]
+        zooms: String,
+        /// 2 for 512-pixel (@2x) tiles.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+        scale: u32,
+    },
 }
 
 /// `switchboard import ...`

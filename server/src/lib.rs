@@ -188,3 +188,99 @@ pub async fn import(config: &Config, command: &config::ImportCommand) -> anyhow:
     state.services.db.close().await;
     Ok(())
 }
+
+/// `switchboard tiles seed`: renders every tile over a selection's bounds for a
+/// zoom range, showing progress on stderr, then a summary on stdout.
+///
+/// # Errors
+/// A bad zoom range or selection, or the database cannot be opened.
+pub async fn seed_tiles(config: &Config, command: &config::TilesCommand) -> anyhow::Result<()> {
+    use std::io::{IsTerminal as _, Write as _};
+    let config::TilesCommand::Seed {
+        sel,
+        kinds,
+        zooms,
+        scale,
+    } = command;
+    let (from, to) = match zooms.split_once('-') {
+        Some((a, b)) => (a.trim().parse::<u8>(), b.trim().parse::<u8>()),
+        None => (zooms.trim().parse::<u8>(), zooms.trim().parse::<u8>()),
+    };
+    let (Ok(from), Ok(to)) = (from, to) else {
+        anyhow::bail!("--zooms must look like 6-10 or 8 (got {zooms:?})");
+    };
+    if from > to || to > services::tiles::MAX_ZOOM {
+        anyhow::bail!(
+            "--zooms {zooms}: from 0 to {} and low to high",
+            services::tiles::MAX_ZOOM
+        );
+    }
+    let state = AppState::build(config).await?;
+    let tiles = &state.services.tiles;
+    let key = tiles
+        .key(&[(sel.clone(), kinds.clone())])
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let atlas = state
+        .services
+        .atlas
+        .atlas()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bounds = atlas.bounds(
+        &atlas
+            .select(sel, kinds)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let mut all = Vec::new();
+    for z in from..=to {
+        let nw = services::tiles::TileId::containing(bounds[0], bounds[3], z, *scale);
+        let se = services::tiles::TileId::containing(bounds[2], bounds[1], z, *scale);
+        for x in nw.x..=se.x {
+            for y in nw.y..=se.y {
+                all.push(services::tiles::TileId::new(u32::from(z), x, y, *scale)?);
+            }
+        }
+    }
+    let encoded = key.encode();
+    let started = std::time::Instant::now();
+    let total = all.len();
+    let (mut covered, mut bytes) = (0usize, 0usize);
+    let live = std::io::stderr().is_terminal();
+    for (i, tile) in all.into_iter().enumerate() {
+        let t = tiles
+            .get(&encoded, tile)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !t.empty {
+            covered += 1;
+            bytes += t.png.len();
+        }
+        let done = i + 1;
+        if live || done == total || done % 100 == 0 {
+            let filled = done * 30 / total.max(1);
+            let bar = format!(
+                "[{}{}] {done}/{total} tiles",
+                "#".repeat(filled),
+                ".".repeat(30 - filled)
+            );
+            if live {
+                eprint!("\r{bar}");
+            } else {
+                eprintln!("{bar}");
+            }
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if live {
+        eprintln!();
+    }
+    println!(
+        "seeded {total} tiles of {sel} at zooms {from}-{to} ({covered} with coverage, {} KB of PNG) in {:.1} s; data version {}",
+        bytes / 1024,
+        started.elapsed().as_secs_f64(),
+        key.version
+    );
+    state.services.db.close().await;
+    Ok(())
+}

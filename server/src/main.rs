@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         Some(server::config::Command::Import(cmd)) => {
             runtime.block_on(server::import(&config, cmd))
         }
+        Some(server::config::Command::Tiles(cmd)) => {
+            runtime.block_on(server::seed_tiles(&config, cmd))
+        }
         Some(server::config::Command::Serve) | None => runtime.block_on(server::run(config)),
     };
     match result {

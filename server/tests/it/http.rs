@@ -375,3 +375,41 @@ fn a_response_that_does_not_start_in_time_is_a_readable_503() {
         assert!(reply.body.contains("taking too long"), "{}", reply.body);
     });
 }
+
+#[test]
+fn the_cli_seeds_tiles_with_progress_and_a_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = dir.path().join("tiles");
+    let out = switchboard(
+        &[
+            "--tile-cache-dir",
+            cache.to_str().expect("utf-8"),
+            "tiles",
+            "seed",
+            "--sel",
+            "unit:luton",
+            "--zooms",
+            "8-10",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("seeded "), "{stdout}");
+    assert!(stdout.contains("of unit:luton at zooms 8-10"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tiles"),
+        "a progress bar"
+    );
+    assert!(cache.exists(), "tiles on disk");
+    let bad = switchboard(
+        &["tiles", "seed", "--sel", "unit:luton", "--zooms", "9-3"],
+        dir.path(),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("low to high"));
+}
