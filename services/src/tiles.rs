@@ -172,7 +172,24 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
         Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
     };
     for sel in layers {
+        // Outlets of one kind with the same regions as reach (every online
+        // outlet of an area, say) are one shape: fill it once with the alpha of
+        // n layers, 1 - (1 - a)^n, which is what n fills of one colour give.
+        let mut groups: Vec<(OutletKind, &crate::atlas::Outlet, u32)> = Vec::new();
+        let mut by_reach: std::collections::HashMap<(OutletKind, String), usize> =
+            std::collections::HashMap::new();
         for o in atlas.outlets_in(sel) {
+            if let crate::atlas::Reach::Regions(codes) = &o.reach {
+                let key = (o.kind, codes.join(","));
+                if let Some(&at) = by_reach.get(&key) {
+                    groups[at].2 += 1;
+                    continue;
+                }
+                by_reach.insert(key, groups.len());
+            }
+            groups.push((o.kind, o, 1));
+        }
+        for (kind, o, n) in groups {
             let reach = atlas.reach_geometry(o);
             let Some(rect) = reach.bounding_rect() else {
                 continue;
@@ -186,9 +203,12 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             let Some(p) = path(tile, &reach) else {
                 continue;
             };
-            let (r, g, b) = rgb(o.kind);
+            let (r, g, b) = rgb(kind);
+            let one = f64::from(FILL_ALPHA) / 255.0;
+            let alpha = (1.0 - (1.0 - one).powi(i32::try_from(n).unwrap_or(i32::MAX))) * 255.0;
             let mut paint = Paint::default();
-            paint.set_color_rgba8(r, g, b, FILL_ALPHA);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            paint.set_color_rgba8(r, g, b, alpha.round().clamp(0.0, 255.0) as u8);
             paint.anti_alias = true;
             let pm = match pixmap.as_mut() {
                 Some(pm) => pm,
