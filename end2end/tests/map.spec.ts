@@ -107,7 +107,9 @@ test('the tree works from the keyboard', async ({ page, javaScriptEnabled }) => 
 
 test('many outlets are grouped into numbered circles that zoom in when clicked', async ({ page, javaScriptEnabled }) => {
   test.skip(!javaScriptEnabled, 'needs JavaScript');
-  await page.goto('/map');
+  test.setTimeout(60_000);
+  // The South East: over 400 outlets, fitted at a zoom where many would overlap.
+  await page.goto('/map?sel=area:south-east');
   const map = page.locator('#map');
   await expect(map).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
   await expect.poll(async () => Number(await map.getAttribute('data-clusters'))).toBeGreaterThan(5);
@@ -120,5 +122,5 @@ test('many outlets are grouped into numbered circles that zoom in when clicked',
   await expect
     .poll(async () => map.locator('.leaflet-control-scale-line').first().textContent())
     .not.toBe(scale);
-  await page.screenshot({ path: 'screenshots/hydrated/map-uk-grouped.png' });
+  await page.screenshot({ path: 'screenshots/hydrated/map-grouped.png' });
 });

@@ -345,6 +345,18 @@ async fn draw(
     ])?;
     overlay.add_layer(&geo_json(&boundary, &options(&[("style", outline)])?));
 
+    if spec.selection.is_empty() {
+        // The whole UK as vectors is thousands of reach polygons: the outlets
+        // wait for a region (coverage tiles will draw this view).
+        progress.set((
+            0,
+            0,
+            "Choose a region in the tree to draw its outlets.".into(),
+        ));
+        el.set_attribute("data-outlets", "0")?;
+        el.set_attribute("data-state", "done")?;
+        return Ok(());
+    }
     let index = fetch_json(&format!("/api/features/index.json?{query}")).await?;
     let pages = js_sys::Reflect::get(&index, &"pages".into())?;
     let pages: js_sys::Array = pages.dyn_into()?;
