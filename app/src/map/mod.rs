@@ -56,8 +56,10 @@ function regroup() {
   var grouping = ms.length >= MIN_POINTS && z < MAX_ZOOM;
   var cells = {};
   ms.forEach(function (m) {
-    if (!m._sbStyle) { m._sbStyle = { opacity: m.options.opacity, fillOpacity: m.options.fillOpacity }; }
-    if (!grouping) { m.setStyle(m._sbStyle); return; }
+    // Markers keep their own style (the layer's reach style is not for them):
+    // only styles marked _sb reach them.
+    var shown = { _sb: true, opacity: m._sbStyle ? m._sbStyle.opacity : 1, fillOpacity: m._sbStyle ? m._sbStyle.fillOpacity : 0.95 };
+    if (!grouping) { m.setStyle(shown); return; }
     var p = map.project(m.getLatLng(), z);
     var key = Math.floor(p.x / CELL) + ':' + Math.floor(p.y / CELL);
     (cells[key] = cells[key] || []).push(m);
@@ -65,10 +67,13 @@ function regroup() {
   var n = 0;
   Object.keys(cells).forEach(function (k) {
     var c = cells[k];
-    if (c.length === 1) { c[0].setStyle(c[0]._sbStyle); return; }
+    if (c.length === 1) {
+      c[0].setStyle({ _sb: true, opacity: c[0]._sbStyle ? c[0]._sbStyle.opacity : 1, fillOpacity: c[0]._sbStyle ? c[0]._sbStyle.fillOpacity : 0.95 });
+      return;
+    }
     var lat = 0, lng = 0;
     c.forEach(function (m) {
-      m.setStyle({ opacity: 0, fillOpacity: 0 });
+      m.setStyle({ _sb: true, opacity: 0, fillOpacity: 0 });
       var ll = m.getLatLng(); lat += ll.lat; lng += ll.lng;
     });
     var size = c.length < 10 ? 28 : (c.length < 100 ? 34 : 42);
@@ -266,7 +271,11 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
         "f, latlng",
         &format!(
             "var c = {colours}[f.properties.kind] || '#333'; \
-             return L.circleMarker(latlng, {{radius: 5, color: '#fff', weight: 1, fillColor: c, fillOpacity: 0.95, className: 'outlet-marker'}});"
+             var m = L.circleMarker(latlng, {{radius: 5, color: '#fff', weight: 1, opacity: 1, fillColor: c, fillOpacity: 0.95, className: 'outlet-marker'}}); \
+             m._sbStyle = {{opacity: 1, fillOpacity: 0.95}}; \
+             var set = m.setStyle; \
+             m.setStyle = function (s) {{ return s && s._sb ? set.call(this, s) : this; }}; \
+             return m;"
         ),
     );
     let style = js_sys::Function::new_with_args(
