@@ -173,12 +173,6 @@ impl Jobs {
         }
     }
 
-    /// The name this handle holds leases under.
-    #[must_use]
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
     /// Tries to take `spec`'s lease now. A manual start ignores the interval but
     /// never a live holder.
     ///
@@ -486,14 +480,6 @@ impl Scheduler {
     #[must_use]
     pub fn jobs(&self) -> &Jobs {
         &self.jobs
-    }
-
-    /// The registered jobs.
-    #[must_use]
-    pub fn specs(&self) -> Vec<JobSpec> {
-        let mut specs: Vec<JobSpec> = self.registry.values().map(|(s, _)| s.clone()).collect();
-        specs.sort_by_key(|s| s.name);
-        specs
     }
 
     /// Checks every job every `tick` (with up to a quarter tick of jitter, so

@@ -1,7 +1,7 @@
 //! Map server functions: the page's view of a selection, and a tree node's children.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use model::geo::{MapView, TreeNode};
+use model::geo::MapView;
 
 use crate::error::AppError;
 
@@ -27,12 +27,4 @@ pub async fn get_map_view(
         .map(str::to_owned)
         .collect();
     Ok(atlas.view(&sel, &kinds, &open, &q, outlet, LIST_LIMIT)?)
-}
-
-/// The children of a tree node, for expanding it without reloading the page.
-#[server(endpoint = "map/children", input = GetUrl)]
-pub async fn get_tree_children(code: String) -> Result<Vec<TreeNode>, AppError> {
-    super::authorize(model::auth::Permission::ViewDashboard)?;
-    let services = super::services()?;
-    Ok(services.atlas.atlas().await?.children(&code)?)
 }

@@ -190,10 +190,13 @@ fn the_import_form_takes_a_file_and_refuses_a_bad_one_whole() {
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.contains("Imported 1 region(s)"), "{body}");
-        let tree = app
-            .get("/api/map/children?code=county:bedfordshire", Some(&staff))
-            .await;
-        assert!(tree.body.contains("unit:airport-zone"), "{}", tree.body);
+        let tree = app.get("/map?sel=unit:airport-zone", Some(&staff)).await;
+        assert_eq!(tree.status, StatusCode::OK, "{}", tree.body);
+        assert!(
+            tree.body
+                .contains(r#"aria-selected="true" data-code="unit:airport-zone""#),
+            "the imported region is in the tree under Bedfordshire"
+        );
         // Viewers may look, not import.
         let viewer = app.login("viewer").await;
         let (status, _) = upload(viewer, "real.csv", "name\n").await;

@@ -57,12 +57,6 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     ),
     (
         GET,
-        "/api/map/children?code=area:wales",
-        "",
-        Needs::Role(Role::Viewer),
-    ),
-    (
-        GET,
         "/api/tiles/key?sel=county:bedfordshire",
         "",
         Needs::Role(Role::Viewer),

@@ -176,11 +176,6 @@ impl Atlas {
         self.outlets.len()
     }
 
-    #[must_use]
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
     /// Reads `sel` (comma-separated codes; empty = the whole UK) and `kinds`
     /// (comma-separated kinds; empty = all).
     ///
@@ -512,27 +507,6 @@ impl Atlas {
             .iter()
             .filter_map(|&i| self.tree_node(i, sel, &opened, &query))
             .collect()
-    }
-
-    /// The children of one node (the tree expands lazily).
-    ///
-    /// # Errors
-    /// An unknown code.
-    pub fn children(&self, code: &str) -> Result<Vec<TreeNode>> {
-        let &i = self
-            .by_code
-            .get(code)
-            .ok_or_else(|| Error::NotFound(format!("region {code}")))?;
-        let none = Selection {
-            text: String::new(),
-            nodes: vec![],
-            kinds: vec![],
-        };
-        Ok(self.nodes[i]
-            .children
-            .iter()
-            .filter_map(|&c| self.tree_node(c, &none, &HashSet::new(), ""))
-            .collect())
     }
 
     /// Everything the map page shows for a selection.
