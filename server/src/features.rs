@@ -11,7 +11,7 @@
 
 use axum::{
     extract::{Path, Query, State},
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
     Extension, Json,
 };
@@ -54,31 +54,6 @@ async fn allowed(state: &AppState, who: &Principal, q: &FeatureQuery) -> Result<
     Ok(())
 }
 
-fn refuse(e: &Error) -> Response {
-    let status = match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Gone(_) => StatusCode::GONE,
-        Error::Invalid(_) => StatusCode::BAD_REQUEST,
-        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-        _ => {
-            tracing::error!(error = ?e, "features failed");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-    };
-    let message = match e {
-        Error::NotFound(what) => format!("There is no {what}."),
-        other => {
-            let s = other.to_string();
-            let mut c = s.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect())
-                .unwrap_or_default()
-        }
-    };
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
 fn per_page(state: &AppState, q: &FeatureQuery) -> Result<u32, Error> {
     match q.per_page.as_deref() {
         None | Some("") => Ok(state.http.features_per_page),
@@ -105,7 +80,7 @@ pub async fn index(
     .await;
     match result {
         Ok(index) => ([CACHE], Json(index)).into_response(),
-        Err(e) => refuse(&e),
+        Err(e) => crate::api::error(&e),
     }
 }
 
@@ -181,5 +156,5 @@ pub async fn file(
         .map_err(|e| Error::Internal(e.to_string()))?
     }
     .await;
-    result.unwrap_or_else(|e| refuse(&e))
+    result.unwrap_or_else(|e| crate::api::error(&e))
 }

@@ -1,6 +1,7 @@
 //! Switchboard's HTTP server: configuration, state, routes and shutdown.
 //! `main.rs` only parses the command line and calls [`run`].
 
+pub mod api;
 pub mod auth;
 pub mod config;
 pub mod events;

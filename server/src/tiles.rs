@@ -19,24 +19,6 @@ use services::{auth::Principal, tiles::TileId, Error};
 
 use crate::AppState;
 
-fn refuse(e: &Error) -> Response {
-    let status = match e {
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::Invalid(_) => StatusCode::BAD_REQUEST,
-        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-        _ => {
-            tracing::error!(error = ?e, "tile failed");
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-    };
-    let message = match e {
-        Error::NotFound(what) => format!("There are no {what}."),
-        other => other.to_string(),
-    };
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct KeyQuery {
     #[serde(default)]
@@ -76,7 +58,7 @@ pub async fn key(
     .await;
     match result {
         Ok(v) => ([(header::CACHE_CONTROL, "private, no-cache")], Json(v)).into_response(),
-        Err(e) => refuse(&e),
+        Err(e) => crate::api::error(&e),
     }
 }
 
@@ -127,5 +109,5 @@ pub async fn coverage(
         )
     }
     .await;
-    result.unwrap_or_else(|e| refuse(&e))
+    result.unwrap_or_else(|e| crate::api::error(&e))
 }
