@@ -100,6 +100,8 @@ pub struct Atlas {
     by_code: HashMap<String, usize>,
     roots: Vec<usize>,
     towns: Vec<dataset::Town>,
+    /// The leaf (unit) each town lies in, by index, as placed at load.
+    town_leaf: Vec<Option<usize>>,
     town_index: RTree<TownPoint>,
     outlets: Vec<Outlet>,
     outlet_by_id: HashMap<i64, usize>,
@@ -1020,7 +1022,7 @@ fn build_atlas(
         }
     };
     let mut town_points = Vec::with_capacity(towns.len());
-    for (ti, (t, leaf)) in towns.iter().zip(town_leaves).enumerate() {
+    for (ti, (t, leaf)) in towns.iter().zip(town_leaves.iter().copied()).enumerate() {
         town_points.push(GeomWithData::new([t.lon, t.lat], ti));
         if let Some(leaf) = leaf {
             let pop = u64::try_from(t.population).unwrap_or(0);
@@ -1044,6 +1046,7 @@ fn build_atlas(
         by_code,
         roots,
         towns,
+        town_leaf: town_leaves,
         town_index: RTree::bulk_load(town_points),
         outlets,
         outlet_by_id,
@@ -1131,19 +1134,11 @@ async fn refresh_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()
     upsert(tx, "version", &version[..16]).await
 }
 
-/// The demo outlets for this atlas's towns.
+/// The demo outlets for this atlas's towns (each placed in its unit at load).
 fn demo_set(atlas: &Atlas, count: usize) -> Vec<NewOutlet> {
     let mut places = Vec::new();
-    for t in &atlas.towns {
-        let p = Point::new(t.lon, t.lat);
-        let Some(unit) = atlas.nodes.iter().position(|n| {
-            n.level == Level::Unit
-                && n.bounds[0] <= t.lon
-                && t.lon <= n.bounds[2]
-                && n.bounds[1] <= t.lat
-                && t.lat <= n.bounds[3]
-                && n.geometry.contains(&p)
-        }) else {
+    for (t, leaf) in atlas.towns.iter().zip(&atlas.town_leaf) {
+        let Some(unit) = leaf.filter(|&u| atlas.nodes[u].level == Level::Unit) else {
             continue;
         };
         let Some(county) = atlas.nodes[unit].parent else {
