@@ -4,6 +4,25 @@
 pub const UK_CENTER: (f64, f64) = (54.6, -3.4);
 /// ...at a zoom that shows all of it on a laptop screen.
 pub const UK_ZOOM: f64 = 5.0;
+/// The UK's bounds (west, south, east, north), for a map with nothing selected.
+pub const UK_BOUNDS: [f64; 4] = [-8.7, 49.8, 1.8, 60.9];
+
+/// A value for a URL query (`sel=county:bedfordshire,unit:luton`): unreserved
+/// characters, `:` and `,` as they are (they read well in shared links), the
+/// rest percent-encoded.
+#[must_use]
+pub fn encode_query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b',' => {
+                out.push(char::from(b));
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
 
 use serde::{Deserialize, Serialize};
 
@@ -193,4 +212,16 @@ pub struct FeaturePage {
     pub geojson: String,
     pub kml: String,
     pub kmz: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_values_keep_codes_readable() {
+        assert_eq!(
+            super::encode_query_value("county:bedfordshire,unit:luton"),
+            "county:bedfordshire,unit:luton"
+        );
+        assert_eq!(super::encode_query_value("a b&c=ü"), "a%20b%26c%3D%C3%BC");
+    }
 }

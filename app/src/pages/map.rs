@@ -33,7 +33,7 @@ impl MapQuery {
             ("q", &self.q),
         ] {
             if !v.is_empty() {
-                parts.push(format!("{k}={}", encode(v)));
+                parts.push(format!("{k}={}", model::geo::encode_query_value(v)));
             }
         }
         if let Some(id) = self.outlet {
@@ -101,18 +101,6 @@ impl MapQuery {
             ..self.clone()
         }
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b',' => {
-                char::from(b).to_string()
-            }
-            b' ' => "+".into(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn thousands(n: u64) -> String {
@@ -274,7 +262,7 @@ fn MapHead(view: View, query: MapQuery) -> impl IntoView {
             <h1>{view.title.clone()}</h1>
             {view.demo.then(|| view! { <span class="badge badge-demo" title="Generated outlets at real towns: not real media data">"Demo data"</span> })}
             {(!view.selection.is_empty()).then(|| {
-                let href = format!("/shares?sel={}", encode(&view.selection));
+                let href = format!("/shares?sel={}", model::geo::encode_query_value(&view.selection));
                 move || crate::components::shell::use_me()
                     .filter(|me| me.can(model::auth::Permission::ManageShareLinks))
                     .map(|_| view! { <a class="button" href=href.clone()>"Share this map"</a> })
@@ -295,7 +283,7 @@ fn MapBody(view: View, query: MapQuery) -> impl IntoView {
     let per_kind = kind_bars(&view.stats);
     let index_href = format!(
         "/api/features/index.json?sel={}{}",
-        encode(&view.selection),
+        model::geo::encode_query_value(&view.selection),
         if kinds.is_empty() {
             String::new()
         } else {

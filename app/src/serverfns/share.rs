@@ -36,7 +36,7 @@ pub async fn open_share(token: String) -> Result<SharedMap, AppError> {
         valid: selection.is_some(),
         bounds: selection
             .as_ref()
-            .map_or([-8.7, 49.8, 1.8, 60.9], |s| atlas.bounds(s)),
+            .map_or(model::geo::UK_BOUNDS, |s| atlas.bounds(s)),
         selection: grant.selection,
         expires_at: grant.expires_at,
         data_version: atlas.version().to_owned(),

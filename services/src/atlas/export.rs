@@ -71,7 +71,7 @@ pub fn index(atlas: &Atlas, sel: &Selection, per_page: u32, base: &str) -> Resul
     check_per_page(per_page)?;
     let total = atlas.outlets_in(sel).len();
     let pages = page_count(total, per_page);
-    let mut query = format!("sel={}", encode(&sel.text));
+    let mut query = format!("sel={}", model::geo::encode_query_value(&sel.text));
     if !sel.kinds.is_empty() {
         let kinds: Vec<&str> = sel.kinds.iter().map(|k| k.as_str()).collect();
         let _ = write!(query, "&kinds={}", kinds.join(","));
@@ -95,17 +95,6 @@ pub fn index(atlas: &Atlas, sel: &Selection, per_page: u32, base: &str) -> Resul
             })
             .collect(),
     })
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b',' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn json_str(out: &mut String, s: &str) {

@@ -282,7 +282,7 @@ impl Atlas {
             .iter()
             .map(|&i| self.nodes[i].bounds)
             .reduce(union_bounds)
-            .unwrap_or([-8.7, 49.8, 1.8, 60.9])
+            .unwrap_or(model::geo::UK_BOUNDS)
     }
 
     /// Outlets based in the selection, of its kinds, largest audience first.
