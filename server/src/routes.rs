@@ -41,6 +41,8 @@ pub fn router(state: AppState) -> Router {
         HeaderValue::from_static("no-cache"),
     );
 
+    let authenticate = middleware::from_fn_with_state(state.clone(), crate::auth::authenticate);
+
     Router::new()
         .route("/healthz", get(healthz))
         .route("/login", post(crate::auth::login))
@@ -77,8 +79,10 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(move || provide_context(services.clone()), shell))
-        // A response that is not under way within the limit becomes a readable
-        // 503 instead of a stalled page. Uploads, added after it, are exempt.
+        .layer(authenticate.clone())
+        // A response that is not under way within the limit (the session lookup
+        // included: a database that hangs) becomes a readable 503 instead of a
+        // stalled page. Uploads, added after it, are exempt.
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(
@@ -90,16 +94,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/import/outlets",
-            post(crate::import::outlets).layer(upload_limit()),
+            post(crate::import::outlets)
+                .layer(upload_limit())
+                .layer(authenticate.clone()),
         )
         .route(
             "/import/regions",
-            post(crate::import::regions).layer(upload_limit()),
+            post(crate::import::regions)
+                .layer(upload_limit())
+                .layer(authenticate),
         )
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::authenticate,
-        ))
         .layer(revalidate)
         .layer(SetResponseHeaderLayer::overriding(
             header::HeaderName::from_static("x-switchboard-replica"),

@@ -228,6 +228,20 @@ impl Db {
         Ok(())
     }
 
+    /// Takes every connection the pool will give within `wait`, and keeps them
+    /// until the returned guard drops: tests use it to make the database hang.
+    #[cfg(feature = "test-support")]
+    pub async fn hold_every_connection(
+        &self,
+        wait: Duration,
+    ) -> Vec<sqlx::pool::PoolConnection<sqlx::Any>> {
+        let mut held = Vec::new();
+        while let Ok(Ok(conn)) = tokio::time::timeout(wait, self.pool.acquire()).await {
+            held.push(conn);
+        }
+        held
+    }
+
     /// The pool, for the services in this crate.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool

@@ -351,8 +351,10 @@ fn the_cli_imports_outlets_or_lists_every_problem() {
 #[test]
 fn a_response_that_does_not_start_in_time_is_a_readable_503() {
     block_on(async {
-        // One millisecond: no page renders that fast in a debug build.
-        let app = crate::util::app_with(&["--request-timeout-ms", "1"]).await;
+        // A database that hangs: every pooled connection is taken, so the
+        // session lookup waits (its own acquire timeout is 3 s).
+        let app =
+            crate::util::app_with(&["--request-timeout-ms", "1500", "--db-connections", "2"]).await;
         // Signing in over HTTP (argon2) would time out too: sign in directly.
         let session = app
             .state
@@ -365,7 +367,15 @@ fn a_response_that_does_not_start_in_time_is_a_readable_503() {
             )
             .await
             .expect("login");
+        let held = app
+            .state
+            .services
+            .db
+            .hold_every_connection(std::time::Duration::from_millis(200))
+            .await;
+        assert!(!held.is_empty());
         let reply = get(&app, "/map?sel=area:east-of-england", &session.token, &[]).await;
+        drop(held);
         assert_eq!(
             reply.status,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -373,6 +383,9 @@ fn a_response_that_does_not_start_in_time_is_a_readable_503() {
             reply.body
         );
         assert!(reply.body.contains("taking too long"), "{}", reply.body);
+        // The database is back: so is the page.
+        let reply = get(&app, "/map?sel=area:east-of-england", &session.token, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK);
     });
 }
 
