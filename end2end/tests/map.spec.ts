@@ -27,6 +27,8 @@ test('expand East of England, click Bedfordshire: the URL, the map and the figur
   await expect(map).toHaveAttribute('data-state', 'done', { timeout: 20_000 });
   // The boundary is drawn and the progress bar is full.
   await expect(map.locator('path.selection-boundary')).toHaveCount(1);
+  // A county up close: few enough outlets to draw each one.
+  await expect(map).toHaveAttribute('data-mode', 'vectors');
   const progress = page.locator('.map-progress progress');
   await expect(progress).toHaveAttribute('value', await progress.getAttribute('max') ?? 'x');
   await expect(page.locator('.map-progress')).toContainText('outlets drawn');
@@ -105,22 +107,73 @@ test('the tree works from the keyboard', async ({ page, javaScriptEnabled }) => 
   await expect(page.getByRole('heading', { level: 1, name: 'East of England' })).toBeVisible();
 });
 
-test('many outlets are grouped into numbered circles that zoom in when clicked', async ({ page, javaScriptEnabled }) => {
+test('far out the reach is coverage tiles; zooming in switches to vectors, grouped into numbered circles', async ({ page, javaScriptEnabled }) => {
   test.skip(!javaScriptEnabled, 'needs JavaScript');
-  test.setTimeout(60_000);
-  // The South East: over 400 outlets, fitted at a zoom where many would overlap.
+  test.setTimeout(90_000);
+  // A phone-sized window: the South East (over 400 outlets) fits at a zoom below the
+  // auto mode's vector zoom (8).
+  await page.setViewportSize({ width: 480, height: 720 });
+  const tiles: { status: number; type: string }[] = [];
+  page.on('response', (r) => {
+    if (r.url().includes('/tiles/coverage/')) {
+      tiles.push({ status: r.status(), type: r.headers()['content-type'] ?? '' });
+    }
+  });
   await page.goto('/map?sel=area:south-east');
   const map = page.locator('#map');
   await expect(map).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(map).toHaveAttribute('data-mode', 'tiles');
+  await expect(page.locator('.map-progress')).toContainText('coverage tiles');
+  await expect(map.locator('.coverage-tiles img.leaflet-tile-loaded').first()).toBeVisible({ timeout: 20_000 });
+  expect(tiles.length).toBeGreaterThan(0);
+  for (const t of tiles) {
+    expect(t.status).toBe(200);
+    expect(t.type).toBe('image/png');
+  }
+  expect(await map.locator('.outlet-marker').count()).toBe(0);
+  await expect.poll(async () => map.locator('.coverage-tiles img:not(.leaflet-tile-loaded)').count(), { timeout: 30_000 }).toBe(0);
+  await map.screenshot({ path: 'screenshots/hydrated/map-tiles.png' });
+
+  // Zoom in (the + control) until the rule says vectors: no reload, same selection.
+  const zoomIn = map.getByRole('button', { name: 'Zoom in' });
+  for (let i = 0; i < 3 && (await map.getAttribute('data-mode')) === 'tiles'; i++) {
+    await zoomIn.click();
+    await page.waitForTimeout(600);
+  }
+  await expect(map).toHaveAttribute('data-mode', 'vectors', { timeout: 10_000 });
+  await expect(map).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(map).toHaveAttribute('data-selection', 'area:south-east');
+  await expect(map.locator('.coverage-tiles')).toHaveCount(0);
   await expect.poll(async () => Number(await map.getAttribute('data-clusters'))).toBeGreaterThan(5);
-  const cluster = map.locator('.outlet-cluster').first();
-  await expect(cluster).toBeVisible();
-  const count = Number(await cluster.innerText());
-  expect(count).toBeGreaterThan(1);
+
+  // A numbered circle inside the view zooms in when clicked.
+  const box = await map.boundingBox();
+  const clusters = map.locator('.outlet-cluster');
+  let inside = -1;
+  for (let i = 0; i < (await clusters.count()) && inside < 0; i++) {
+    const b = await clusters.nth(i).boundingBox();
+    if (box && b && b.x > box.x + 20 && b.y > box.y + 20 && b.x + b.width < box.x + box.width - 80 && b.y + b.height < box.y + box.height - 40) {
+      inside = i;
+    }
+  }
+  expect(inside).toBeGreaterThanOrEqual(0);
+  const cluster = clusters.nth(inside);
+  expect(Number(await cluster.innerText())).toBeGreaterThan(1);
   const scale = await map.locator('.leaflet-control-scale-line').first().textContent();
   await cluster.click();
   await expect
     .poll(async () => map.locator('.leaflet-control-scale-line').first().textContent())
     .not.toBe(scale);
   await page.screenshot({ path: 'screenshots/hydrated/map-grouped.png' });
+});
+
+test('the whole UK is drawn as coverage tiles', async ({ page, javaScriptEnabled }) => {
+  test.skip(!javaScriptEnabled, 'needs JavaScript');
+  await page.goto('/map');
+  const map = page.locator('#map');
+  await expect(map).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(map).toHaveAttribute('data-mode', 'tiles');
+  await expect(map.locator('.coverage-tiles img.leaflet-tile-loaded').first()).toBeVisible({ timeout: 20_000 });
+  await expect.poll(async () => map.locator('.coverage-tiles img:not(.leaflet-tile-loaded)').count(), { timeout: 30_000 }).toBe(0);
+  await map.screenshot({ path: 'screenshots/hydrated/map-uk-tiles.png' });
 });

@@ -7,6 +7,47 @@ pub const UK_ZOOM: f64 = 5.0;
 /// The UK's bounds (west, south, east, north), for a map with nothing selected.
 pub const UK_BOUNDS: [f64; 4] = [-8.7, 49.8, 1.8, 60.9];
 
+/// How the map draws a selection's outlets: as vector pages (each outlet a
+/// marker with a popup) or as coverage tiles rendered by the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrawMode {
+    Vectors,
+    Tiles,
+}
+
+/// The auto mode's rule, the same on the server (which answers the first
+/// choice) and in the browser (which switches as the user zooms): vectors for
+/// a few features seen up close, tiles for many features or from far out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AutoMode {
+    /// At most this many outlets are drawn as vectors.
+    pub max_vector_features: u32,
+    /// Vectors from this zoom in; tiles further out.
+    pub min_vector_zoom: u8,
+}
+
+impl Default for AutoMode {
+    fn default() -> Self {
+        Self {
+            max_vector_features: 500,
+            min_vector_zoom: 8,
+        }
+    }
+}
+
+impl AutoMode {
+    /// The mode for `features` outlets seen at `zoom`.
+    #[must_use]
+    pub fn choose(self, features: u32, zoom: f64) -> DrawMode {
+        if features <= self.max_vector_features && zoom >= f64::from(self.min_vector_zoom) {
+            DrawMode::Vectors
+        } else {
+            DrawMode::Tiles
+        }
+    }
+}
+
 /// A value for a URL query (`sel=county:bedfordshire,unit:luton`): unreserved
 /// characters, `:` and `,` as they are (they read well in shared links), the
 /// rest percent-encoded.

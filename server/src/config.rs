@@ -89,6 +89,16 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_FEATURES_PER_PAGE", default_value_t = 250, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub features_per_page: u32,
 
+    /// Auto mode: a selection with more outlets than this is drawn as coverage
+    /// tiles at every zoom.
+    #[arg(long, env = "SWITCHBOARD_VECTOR_MAX_FEATURES", default_value_t = model::geo::AutoMode::default().max_vector_features)]
+    pub vector_max_features: u32,
+
+    /// Auto mode: outlets are drawn as vectors from this zoom in (coverage tiles
+    /// further out).
+    #[arg(long, env = "SWITCHBOARD_VECTOR_MIN_ZOOM", default_value_t = model::geo::AutoMode::default().min_vector_zoom, value_parser = clap::value_parser!(u8).range(0..=20))]
+    pub vector_min_zoom: u8,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

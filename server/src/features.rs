@@ -34,17 +34,22 @@ pub struct FeatureQuery {
 
 /// Signed-in users may read any selection; a share link's holder only the
 /// link's own selection.
-async fn allowed(state: &AppState, who: &Principal, q: &FeatureQuery) -> Result<(), Error> {
+pub(crate) async fn allowed(
+    state: &AppState,
+    who: &Principal,
+    sel: &str,
+    share: Option<&str>,
+) -> Result<(), Error> {
     let Err(denied) = who.require(Permission::ViewDashboard) else {
         return Ok(());
     };
-    let Some(token) = q.share.as_deref().filter(|t| !t.is_empty()) else {
+    let Some(token) = share.filter(|t| !t.is_empty()) else {
         return Err(denied);
     };
     let grant = state.services.auth.check_share_link(token).await?;
     let atlas = state.services.atlas.atlas().await?;
     let granted = atlas.select(&grant.selection, "")?;
-    let asked = atlas.select(&q.sel, "")?;
+    let asked = atlas.select(sel, "")?;
     if granted.text.is_empty() || granted.text != asked.text {
         return Err(Error::Forbidden {
             role: "share link",
@@ -72,7 +77,7 @@ pub async fn index(
     Query(q): Query<FeatureQuery>,
 ) -> Response {
     let result = async {
-        allowed(&state, &who, &q).await?;
+        allowed(&state, &who, &q.sel, q.share.as_deref()).await?;
         let atlas = state.services.atlas.atlas().await?;
         let sel = atlas.select(&q.sel, &q.kinds)?;
         export::index(&atlas, &sel, per_page(&state, &q)?, "/api/features")
@@ -93,7 +98,7 @@ pub async fn file(
     Query(q): Query<FeatureQuery>,
 ) -> Response {
     let result = async {
-        allowed(&state, &who, &q).await?;
+        allowed(&state, &who, &q.sel, q.share.as_deref()).await?;
         let (stem, ext) = file.rsplit_once('.').ok_or_else(|| {
             Error::NotFound(format!(
                 "feature file {file:?} (expected N.geojson, N.kml, N.kmz or boundary.geojson)"

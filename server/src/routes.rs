@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
         .route("/api/tiles/key", get(crate::tiles::key))
+        .route("/api/map/plan", get(crate::tiles::plan))
         .route(
             "/tiles/coverage/{key}/{z}/{x}/{file}",
             get(crate::tiles::coverage),

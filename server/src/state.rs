@@ -27,6 +27,8 @@ pub struct HttpSettings {
     pub features_per_page: u32,
     /// How long a response may take to start before it becomes a 503.
     pub request_timeout: std::time::Duration,
+    /// When the map draws vectors and when coverage tiles.
+    pub auto_mode: model::geo::AutoMode,
 }
 
 impl AppState {
@@ -96,6 +98,10 @@ impl AppState {
                 trust_forwarded: config.trust_forwarded_for,
                 features_per_page: config.features_per_page,
                 request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
+                auto_mode: model::geo::AutoMode {
+                    max_vector_features: config.vector_max_features,
+                    min_vector_zoom: config.vector_min_zoom,
+                },
             },
         }
     }

@@ -27,6 +27,73 @@ pub struct KeyQuery {
     kinds: String,
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanQuery {
+    #[serde(default)]
+    sel: String,
+    #[serde(default)]
+    kinds: String,
+    /// The zoom the map will show the selection at.
+    z: Option<String>,
+    /// A share link's token, for someone without an account viewing that link.
+    share: Option<String>,
+}
+
+/// `GET /api/map/plan?sel=...&kinds=...&z=...`: the auto mode's answer for a
+/// selection at a zoom (vector pages or coverage tiles), with the rule and the
+/// tile URL so that the map can switch as the user zooms without asking again.
+pub async fn plan(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<PlanQuery>,
+) -> Response {
+    let result = async {
+        crate::features::allowed(&state, &who, &q.sel, q.share.as_deref()).await?;
+        let zoom = match q.z.as_deref() {
+            None | Some("") => 0.0,
+            Some(z) => z
+                .parse::<f64>()
+                .ok()
+                .filter(|z| (0.0..=f64::from(services::tiles::MAX_ZOOM)).contains(z))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "z must be a zoom from 0 to {} (got {z:?})",
+                        services::tiles::MAX_ZOOM
+                    ))
+                })?,
+        };
+        let atlas = state.services.atlas.atlas().await?;
+        let selection = atlas.select(&q.sel, &q.kinds)?;
+        let features = u32::try_from(atlas.outlets_in(&selection).len()).unwrap_or(u32::MAX);
+        let key = state
+            .services
+            .tiles
+            .key(&[(q.sel.clone(), q.kinds.clone())])
+            .await?;
+        let share = q
+            .share
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(|t| format!("?share={}", model::geo::encode_query_value(t)))
+            .unwrap_or_default();
+        let auto = state.http.auto_mode;
+        Ok::<_, Error>(serde_json::json!({
+            "mode": auto.choose(features, zoom),
+            "zoom": zoom,
+            "features": features,
+            "auto": auto,
+            "data_version": key.version,
+            // {r} is Leaflet's "@2x on a high-density screen".
+            "tiles": format!("/tiles/coverage/{}/{{z}}/{{x}}/{{y}}{{r}}.png{share}", key.encode()),
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => ([(header::CACHE_CONTROL, "private, no-cache")], Json(v)).into_response(),
+        Err(e) => crate::api::error(&e),
+    }
+}
+
 /// `GET /api/tiles/key`.
 pub async fn key(
     State(state): State<AppState>,
@@ -62,15 +129,28 @@ pub async fn key(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct CoverageQuery {
+    /// A share link's token, for someone without an account viewing that link.
+    share: Option<String>,
+}
+
 /// `GET /tiles/coverage/{key}/{z}/{x}/{y}.png`.
 pub async fn coverage(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
     Path((key, z, x, file)): Path<(String, String, String, String)>,
+    Query(q): Query<CoverageQuery>,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        who.require(Permission::ViewDashboard)?;
+        if who.require(Permission::ViewDashboard).is_err() {
+            // A share link's holder: every layer must be the link's selection.
+            let layers = services::tiles::TileKey::decode(&key)?.layers;
+            for (sel, _) in &layers {
+                crate::features::allowed(&state, &who, sel, q.share.as_deref()).await?;
+            }
+        }
         let number = |what: &str, v: &str| -> Result<u32, Error> {
             v.parse()
                 .map_err(|_| Error::Invalid(format!("{what} must be a whole number (got {v:?})")))

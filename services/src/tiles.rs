@@ -11,9 +11,9 @@ pub mod cache;
 
 pub use cache::{Tile, TileKey, TileService, TileSettings};
 
-use geo::{BoundingRect as _, MultiPolygon};
+use geo::{BoundingRect as _, Polygon};
 use model::geo::OutletKind;
-use tiny_skia::{FillRule, Paint, PathBuilder, Pixmap, Stroke, Transform};
+use tiny_skia::{FillRule, Mask, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
 use crate::{
     atlas::{Atlas, Selection},
@@ -132,9 +132,12 @@ fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
-fn path(tile: TileId, mp: &MultiPolygon<f64>) -> Option<tiny_skia::Path> {
+fn path<'a>(
+    tile: TileId,
+    polygons: impl IntoIterator<Item = &'a Polygon<f64>>,
+) -> Option<tiny_skia::Path> {
     let mut pb = PathBuilder::new();
-    for polygon in &mp.0 {
+    for polygon in polygons {
         for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
             let mut first = true;
             for c in &ring.0 {
@@ -168,6 +171,7 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
     let bounds = tile.bounds();
     let size = tile.size();
     let mut pixmap: Option<Pixmap> = None;
+    let mut land: Option<Mask> = None;
     let canvas = || -> Result<Pixmap> {
         Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
     };
@@ -190,6 +194,47 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             groups.push((o.kind, o, 1));
         }
         for (kind, o, n) in groups {
+            let (r, g, b) = rgb(kind);
+            let one = f64::from(FILL_ALPHA) / 255.0;
+            let alpha = (1.0 - (1.0 - one).powi(i32::try_from(n).unwrap_or(i32::MAX))) * 255.0;
+            let mut paint = Paint::default();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            paint.set_color_rgba8(r, g, b, alpha.round().clamp(0.0, 255.0) as u8);
+            paint.anti_alias = true;
+            if let crate::atlas::Reach::Circle { radius_km } = o.reach {
+                // A transmitter's circle is a circle in Web Mercator: drawn as
+                // one and clipped to the land by a mask, not by polygon
+                // clipping (a hundred times the work).
+                let (cx, cy) = tile.pixel(o.lon, o.lat);
+                let radius = circle_pixels(tile, o.lat, radius_km);
+                #[allow(clippy::cast_precision_loss)]
+                let edge = size as f32;
+                if cx + radius < 0.0
+                    || cy + radius < 0.0
+                    || cx - radius > edge
+                    || cy - radius > edge
+                {
+                    continue;
+                }
+                let Some(p) = PathBuilder::from_circle(cx, cy, radius) else {
+                    continue;
+                };
+                if land.is_none() {
+                    land = Some(land_mask(atlas, tile)?);
+                }
+                let pm = match pixmap.as_mut() {
+                    Some(pm) => pm,
+                    None => pixmap.insert(canvas()?),
+                };
+                pm.fill_path(
+                    &p,
+                    &paint,
+                    FillRule::Winding,
+                    Transform::identity(),
+                    land.as_ref(),
+                );
+                continue;
+            }
             let reach = atlas.reach_geometry(o);
             let Some(rect) = reach.bounding_rect() else {
                 continue;
@@ -200,16 +245,9 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             ) {
                 continue;
             }
-            let Some(p) = path(tile, &reach) else {
+            let Some(p) = path(tile, &reach.0) else {
                 continue;
             };
-            let (r, g, b) = rgb(kind);
-            let one = f64::from(FILL_ALPHA) / 255.0;
-            let alpha = (1.0 - (1.0 - one).powi(i32::try_from(n).unwrap_or(i32::MAX))) * 255.0;
-            let mut paint = Paint::default();
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            paint.set_color_rgba8(r, g, b, alpha.round().clamp(0.0, 255.0) as u8);
-            paint.anti_alias = true;
             let pm = match pixmap.as_mut() {
                 Some(pm) => pm,
                 None => pixmap.insert(canvas()?),
@@ -226,7 +264,7 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             ) {
                 continue;
             }
-            let Some(p) = path(tile, boundary) else {
+            let Some(p) = path(tile, &boundary.0) else {
                 continue;
             };
             let mut paint = Paint::default();
@@ -248,6 +286,26 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
         return Ok(None);
     }
     encode(&pm).map(Some)
+}
+
+/// The radius in pixels of a reach circle of `radius_km` around latitude `lat`
+/// (the circle the atlas clips to land: `radius_km / 111.32` degrees of
+/// latitude, which Web Mercator draws round).
+#[allow(clippy::cast_possible_truncation)]
+fn circle_pixels(tile: TileId, lat: f64, radius_km: f64) -> f32 {
+    let degrees = radius_km / (111.32 * lat.to_radians().cos().max(0.01));
+    let per_degree = f64::from(tile.size()) * f64::from(1u32 << tile.z) / 360.0;
+    (degrees * per_degree) as f32
+}
+
+/// The land in this tile as a mask (anti-aliased coverage).
+fn land_mask(atlas: &Atlas, tile: TileId) -> Result<Mask> {
+    let size = tile.size();
+    let mut mask = Mask::new(size, size).ok_or_else(|| Error::Internal("tile mask".into()))?;
+    if let Some(p) = path(tile, atlas.land_near(tile.bounds())) {
+        mask.fill_path(&p, FillRule::EvenOdd, true, Transform::identity());
+    }
+    Ok(mask)
 }
 
 /// PNG with straight alpha (tiny-skia keeps premultiplied colour), fast

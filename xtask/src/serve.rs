@@ -161,6 +161,8 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
             ws,
             Command::new("npx")
                 .args(["playwright", "test"])
+                // E2E_ONLY=map narrows a local run to matching spec files.
+                .args(std::env::var("E2E_ONLY").ok())
                 .env("BASE_URL", &base)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

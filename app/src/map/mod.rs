@@ -1,12 +1,15 @@
 //! Leaflet in the browser: the map is created in an effect (effects run only
 //! after hydration) and removed when the page goes away. When the selection
 //! changes, the overlay is cleared, the map fits the selection, its boundary is
-//! drawn and its outlets arrive page by page (each page a GeoJSON layer) while
-//! a progress bar counts the pages. A newer selection cancels an older load.
+//! drawn and the server is asked how to draw its outlets at that zoom (auto
+//! mode, `/api/map/plan`): as vector pages (each page a GeoJSON layer, a
+//! progress bar counting the pages) or as coverage tiles. As the user zooms,
+//! the same rule ([`model::geo::AutoMode`]) switches between the two. A newer
+//! selection, or a switch, cancels an older load.
 
 use leaflet::{LatLng, LatLngBounds, LayerGroup, Map, MapOptions};
 use leptos::{html::Div, prelude::*};
-use model::geo::OutletKind;
+use model::geo::{AutoMode, DrawMode, OutletKind};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
@@ -22,6 +25,37 @@ extern "C" {
     /// `L.geoJSON(data, options)`: the crate declares it but does not export it.
     #[wasm_bindgen(js_namespace = L, js_name = geoJSON)]
     fn geo_json(data: &JsValue, options: &JsValue) -> leaflet::GeoJson;
+
+    /// `L.tileLayer(url, options)` with options the crate has no setters for.
+    #[wasm_bindgen(js_namespace = L, js_name = tileLayer)]
+    fn tile_layer(url: &str, options: &JsValue) -> leaflet::TileLayer;
+}
+
+/// `map.getBoundsZoom(bounds)`: the zoom `fitBounds` will end at.
+fn bounds_zoom(map: &Map, bounds: &LatLngBounds) -> f64 {
+    js_sys::Reflect::get(map, &"getBoundsZoom".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(map, bounds).ok())
+        .and_then(|z| z.as_f64())
+        .unwrap_or(UK_ZOOM)
+}
+
+/// The server's answer for the current selection (see `/api/map/plan`).
+#[derive(Clone)]
+struct Plan {
+    features: u32,
+    auto: AutoMode,
+    tiles: String,
+}
+
+/// What is on the map now: the selection, its plan, the mode drawn and the
+/// layer group holding that mode's content (tiles or outlet pages).
+struct Drawn {
+    spec: MapLayer,
+    plan: Plan,
+    mode: DrawMode,
+    content: LayerGroup,
 }
 
 use model::geo::{UK_CENTER, UK_ZOOM};
@@ -95,9 +129,11 @@ pub(crate) type Progress = RwSignal<(u32, u32, String)>;
 
 /// Creates the map in `container` once it is in the document, and draws
 /// `layer` whenever it changes.
+#[allow(clippy::too_many_lines)]
 pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, progress: Progress) {
     let handles: StoredValue<Option<SendWrapper<Handles>>, LocalStorage> =
         StoredValue::new_local(None);
+    let drawn: StoredValue<Option<Drawn>, LocalStorage> = StoredValue::new_local(None);
     let generation = StoredValue::new(0u64);
     Effect::new(move |_| {
         let Some(el) = container.get() else { return };
@@ -130,6 +166,43 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                             }
                         });
                     }
+                    // Auto mode: a zoom across the rule's line switches the
+                    // content between tiles and vectors, keeping the view.
+                    let zoom_map = map.clone();
+                    let zoom_el = el.clone();
+                    let zoom_regroup = regroup.clone();
+                    map.on_zoom_end(Box::new(move |_| {
+                        let zoom = zoom_map.get_zoom();
+                        let switch = drawn
+                            .try_update_value(|d| {
+                                let d = d.as_mut()?;
+                                let want = d.plan.auto.choose(d.plan.features, zoom);
+                                (want != d.mode).then(|| {
+                                    d.mode = want;
+                                    d.content.clear_layers();
+                                    (d.spec.clone(), d.plan.clone(), d.content.clone())
+                                })
+                            })
+                            .flatten();
+                        let Some((spec, plan, content)) = switch else {
+                            return;
+                        };
+                        let _ = zoom_regroup.call0(&JsValue::NULL);
+                        let gen = generation.with_value(|g| g + 1);
+                        generation.set_value(gen);
+                        let el = zoom_el.clone();
+                        let regroup = zoom_regroup.clone();
+                        leptos::task::spawn_local(async move {
+                            let current =
+                                move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
+                            let mode = plan.auto.choose(plan.features, zoom);
+                            let result = draw_content(
+                                &content, &spec, &plan, mode, &el, progress, &current, &regroup,
+                            )
+                            .await;
+                            report(result, &current, &el, progress);
+                        });
+                    }));
                     handles.set_value(Some(SendWrapper::new(Handles {
                         map,
                         overlay,
@@ -151,27 +224,39 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         }) else {
             return;
         };
+        // Until the new plan arrives, zooming switches nothing.
+        drawn.set_value(None);
         overlay.clear_layers();
         let _ = regroup.call0(&JsValue::NULL);
         let [w, s, e, n] = spec.bounds;
-        map.fit_bounds(&LatLngBounds::new(&LatLng::new(s, w), &LatLng::new(n, e)));
+        let bounds = LatLngBounds::new(&LatLng::new(s, w), &LatLng::new(n, e));
+        let zoom = bounds_zoom(&map, &bounds).min(13.0);
+        map.fit_bounds(&bounds);
         let _ = el.set_attribute("data-selection", &spec.selection);
         let _ = el.set_attribute("data-state", "loading");
         leptos::task::spawn_local(async move {
             let current = move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
-            match draw(&overlay, &spec, &el, progress, &current, &regroup).await {
-                Ok(()) => {}
-                Err(e) if current() => {
-                    leptos::logging::error!("could not draw the selection: {e:?}");
-                    progress.set((
-                        0,
-                        0,
-                        "The outlets could not be loaded; reload the page to try again.".into(),
-                    ));
-                    let _ = el.set_attribute("data-state", "error");
-                }
-                Err(_) => {}
+            let result = async {
+                let Some(plan) = draw_boundary(&overlay, &spec, zoom, &current).await? else {
+                    return Ok(());
+                };
+                let content = LayerGroup::new();
+                overlay.add_layer(&content);
+                // The user may have zoomed while the plan was on its way.
+                let mode = plan.auto.choose(plan.features, map.get_zoom());
+                drawn.set_value(Some(Drawn {
+                    spec: spec.clone(),
+                    plan: plan.clone(),
+                    mode,
+                    content: content.clone(),
+                }));
+                draw_content(
+                    &content, &spec, &plan, mode, &el, progress, &current, &regroup,
+                )
+                .await
             }
+            .await;
+            report(result, &current, &el, progress);
         });
     });
     on_cleanup(move || {
@@ -192,6 +277,14 @@ fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
     js_sys::Reflect::set(&scale, &"imperial".into(), &JsValue::TRUE)?;
     js_sys::Reflect::set(&scale, &"metric".into(), &JsValue::TRUE)?;
     control_scale(&scale).add_to(&map);
+    // Panes, bottom to top: the shipped land (150), basemap tiles (Leaflet's
+    // tile pane, 200), coverage tiles (350), boundary and outlets (overlay
+    // pane, 400).
+    for (name, z) in [("land", "150"), ("coverage", "350")] {
+        map.create_pane_by_name(name)
+            .style()
+            .set_property("z-index", z)?;
+    }
     let overlay = LayerGroup::new();
     overlay.add_to(&map);
     Ok((map, overlay))
@@ -227,7 +320,10 @@ async fn add_land(map: &Map, el: &web_sys::HtmlElement) -> Result<(), JsValue> {
         ("interactive", JsValue::FALSE),
         ("className", JsValue::from_str("land")),
     ])?;
-    let layer = geo_json(&data, &options(&[("style", style)])?);
+    let layer = geo_json(
+        &data,
+        &options(&[("style", style), ("pane", JsValue::from_str("land"))])?,
+    );
     map.add_layer(&layer);
     // Keep the land under everything else.
     let _ = js_sys::Reflect::get(&layer, &"bringToBack".into())
@@ -321,29 +417,64 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
     ])
 }
 
-/// Draws the selection: boundary, then each page of outlets in turn.
-async fn draw(
-    overlay: &LayerGroup,
-    spec: &MapLayer,
+/// Says on the page that drawing failed (unless a newer drawing replaced it).
+fn report(
+    result: Result<(), JsValue>,
+    current: &dyn Fn() -> bool,
     el: &web_sys::HtmlElement,
     progress: Progress,
-    current: &dyn Fn() -> bool,
-    regroup: &js_sys::Function,
-) -> Result<(), JsValue> {
+) {
+    match result {
+        Ok(()) => {}
+        Err(e) if current() => {
+            leptos::logging::error!("could not draw the selection: {e:?}");
+            progress.set((
+                0,
+                0,
+                "The outlets could not be loaded; reload the page to try again.".into(),
+            ));
+            let _ = el.set_attribute("data-state", "error");
+        }
+        Err(_) => {}
+    }
+}
+
+/// The query naming the selection, as every data request writes it.
+fn data_query(spec: &MapLayer) -> String {
     let mut query = format!("sel={}", js_sys::encode_uri_component(&spec.selection));
     if !spec.kinds.is_empty() {
         query.push_str(&format!("&kinds={}", spec.kinds));
     }
     query.push_str(&format!("&v={}", spec.version));
-    let share = spec
-        .share
+    query.push_str(&share_query(spec));
+    query
+}
+
+fn share_query(spec: &MapLayer) -> String {
+    spec.share
         .as_ref()
         .map(|t| format!("&share={}", js_sys::encode_uri_component(t)))
-        .unwrap_or_default();
-    query.push_str(&share);
+        .unwrap_or_default()
+}
+
+fn number(v: &JsValue, key: &str) -> Result<f64, JsValue> {
+    js_sys::Reflect::get(v, &key.into())?
+        .as_f64()
+        .ok_or_else(|| format!("the plan has no number {key:?}").into())
+}
+
+/// Draws the selection's boundary and asks the server how to draw its outlets
+/// at `zoom`. `None` when a newer drawing took over meanwhile.
+async fn draw_boundary(
+    overlay: &LayerGroup,
+    spec: &MapLayer,
+    zoom: f64,
+    current: &dyn Fn() -> bool,
+) -> Result<Option<Plan>, JsValue> {
+    let query = data_query(spec);
     let boundary = fetch_json(&format!("/api/features/boundary.geojson?{query}")).await?;
     if !current() {
-        return Ok(());
+        return Ok(None);
     }
     let outline = options(&[
         ("color", JsValue::from_str("#17324d")),
@@ -353,25 +484,79 @@ async fn draw(
         ("className", JsValue::from_str("selection-boundary")),
     ])?;
     overlay.add_layer(&geo_json(&boundary, &options(&[("style", outline)])?));
+    let plan = fetch_json(&format!("/api/map/plan?{query}&z={zoom}")).await?;
+    if !current() {
+        return Ok(None);
+    }
+    let auto = js_sys::Reflect::get(&plan, &"auto".into())?;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(Some(Plan {
+        features: number(&plan, "features")? as u32,
+        auto: AutoMode {
+            max_vector_features: number(&auto, "max_vector_features")? as u32,
+            min_vector_zoom: number(&auto, "min_vector_zoom")? as u8,
+        },
+        tiles: js_sys::Reflect::get(&plan, &"tiles".into())?
+            .as_string()
+            .ok_or("the plan has no tile URL")?,
+    }))
+}
 
-    if spec.selection.is_empty() {
-        // The whole UK as vectors is thousands of reach polygons: the outlets
-        // wait for a region (coverage tiles will draw this view).
+/// Draws the selection's outlets in `mode` into `content`: coverage tiles, or
+/// each page of outlets in turn.
+#[allow(clippy::too_many_arguments)]
+async fn draw_content(
+    content: &LayerGroup,
+    spec: &MapLayer,
+    plan: &Plan,
+    mode: DrawMode,
+    el: &web_sys::HtmlElement,
+    progress: Progress,
+    current: &dyn Fn() -> bool,
+    regroup: &js_sys::Function,
+) -> Result<(), JsValue> {
+    el.set_attribute("data-state", "loading")?;
+    el.set_attribute("data-mode", mode_name(mode))?;
+    if mode == DrawMode::Tiles {
+        let tiles = tile_layer(
+            &plan.tiles,
+            &options(&[
+                ("pane", JsValue::from_str("coverage")),
+                ("maxZoom", JsValue::from_f64(20.0)),
+                ("className", JsValue::from_str("coverage-tiles")),
+            ])?,
+        );
+        content.add_layer(&tiles);
+        let what = if plan.features <= plan.auto.max_vector_features {
+            format!(
+                "zoom in to level {} to see each outlet",
+                plan.auto.min_vector_zoom
+            )
+        } else {
+            format!(
+                "choose a smaller region (at most {}) to see each outlet",
+                plan.auto.max_vector_features
+            )
+        };
         progress.set((
-            0,
-            0,
-            "Choose a region in the tree to draw its outlets.".into(),
+            1,
+            1,
+            format!(
+                "Reach of {} outlet{} drawn as coverage tiles: {what}.",
+                plan.features,
+                if plan.features == 1 { "" } else { "s" }
+            ),
         ));
-        el.set_attribute("data-outlets", "0")?;
+        el.set_attribute("data-outlets", &plan.features.to_string())?;
         el.set_attribute("data-state", "done")?;
         return Ok(());
     }
+    let query = data_query(spec);
+    let share = share_query(spec);
     let index = fetch_json(&format!("/api/features/index.json?{query}")).await?;
     let pages = js_sys::Reflect::get(&index, &"pages".into())?;
     let pages: js_sys::Array = pages.dyn_into()?;
-    let total_outlets = js_sys::Reflect::get(&index, &"total".into())?
-        .as_f64()
-        .unwrap_or(0.0);
+    let total_outlets = number(&index, "total")?;
     let total = pages.length();
     progress.set((0, total, String::new()));
     let opts = outlet_options(spec)?;
@@ -387,7 +572,7 @@ async fn draw(
         if !current() {
             return Ok(());
         }
-        overlay.add_layer(&geo_json(&data, &opts));
+        content.add_layer(&geo_json(&data, &opts));
         regroup.call0(&JsValue::NULL)?;
         let done = u32::try_from(i + 1).unwrap_or(total);
         progress.set((done, total, String::new()));
@@ -406,4 +591,11 @@ async fn draw(
     el.set_attribute("data-outlets", &total_outlets.to_string())?;
     el.set_attribute("data-state", "done")?;
     Ok(())
+}
+
+const fn mode_name(mode: DrawMode) -> &'static str {
+    match mode {
+        DrawMode::Vectors => "vectors",
+        DrawMode::Tiles => "tiles",
+    }
 }

@@ -63,6 +63,12 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     ),
     (
         GET,
+        "/api/map/plan?sel=county:bedfordshire&z=9",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
         "/api/features/index.json?sel=county:bedfordshire",
         "",
         Needs::Role(Role::Viewer),
@@ -415,6 +421,44 @@ fn share_links_open_without_an_account_and_revoked_ones_answer_410() {
             )
             .await;
         assert_eq!(forged.status, StatusCode::NOT_FOUND, "{}", forged.body);
+        // The map's plan and its coverage tiles, for that selection only.
+        let plan = app
+            .get(
+                &format!("/api/map/plan?sel=area:east-of-england&z=6&share={token}"),
+                None,
+            )
+            .await;
+        assert_eq!(plan.status, StatusCode::OK, "{}", plan.body);
+        let plan: serde_json::Value = serde_json::from_str(&plan.body).expect("json");
+        let tiles = plan["tiles"].as_str().expect("tiles").to_owned();
+        assert!(tiles.ends_with(&format!("?share={token}")), "{tiles}");
+        let tile = tiles
+            .replace("{z}", "6")
+            .replace("{x}", "32")
+            .replace("{y}", "21")
+            .replace("{r}", "");
+        let tile = app.get(&tile, None).await;
+        assert_eq!(tile.status, StatusCode::OK, "{}", tile.body);
+        assert_eq!(tile.headers[axum::http::header::CONTENT_TYPE], "image/png");
+        let other = app
+            .get(
+                &format!("/api/map/plan?sel=area:london&share={token}"),
+                None,
+            )
+            .await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+        let london_key = app
+            .get("/api/tiles/key?sel=area:london", Some(&staff))
+            .await;
+        let london: serde_json::Value = serde_json::from_str(&london_key.body).expect("json");
+        let london_tile = format!(
+            "/tiles/coverage/{}/6/31/21.png?share={token}",
+            london["key"].as_str().expect("key")
+        );
+        assert_eq!(
+            app.get(&london_tile, None).await.status,
+            StatusCode::FORBIDDEN
+        );
         // A link must name regions the map knows.
         let bad = app
             .send(

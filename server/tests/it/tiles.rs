@@ -104,3 +104,69 @@ fn tiles_are_png_immutable_revalidated_and_bad_numbers_are_refused() {
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     });
 }
+
+#[test]
+fn the_map_plan_draws_few_outlets_up_close_as_vectors_and_the_rest_as_tiles() {
+    block_on(async {
+        let app =
+            crate::util::app_with(&["--vector-max-features", "100", "--vector-min-zoom", "8"])
+                .await;
+        let staff = app.login("staff").await;
+        let plan = |path: String| {
+            let app = &app;
+            let staff = &staff;
+            async move {
+                let reply = app.get(&path, Some(staff)).await;
+                assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+                serde_json::from_str::<serde_json::Value>(&reply.body).expect("json")
+            }
+        };
+        // A county with fewer outlets than the threshold: vectors up close,
+        // tiles from far out.
+        let near = plan("/api/map/plan?sel=county:bedfordshire&z=9".into()).await;
+        let features = near["features"].as_u64().expect("features");
+        assert!(features > 0 && features <= 100, "{near}");
+        assert_eq!(near["mode"], "vectors", "{near}");
+        assert_eq!(near["auto"]["max_vector_features"], 100);
+        assert_eq!(near["auto"]["min_vector_zoom"], 8);
+        let far = plan("/api/map/plan?sel=county:bedfordshire&z=6.5".into()).await;
+        assert_eq!(far["mode"], "tiles", "{far}");
+        // The whole UK: more outlets than the threshold, tiles at any zoom.
+        let uk = plan("/api/map/plan?sel=&z=12".into()).await;
+        assert_eq!(uk["mode"], "tiles", "{uk}");
+        assert!(uk["features"].as_u64().expect("features") > 100, "{uk}");
+        // The tile URL is a working coverage template.
+        let tile = uk["tiles"]
+            .as_str()
+            .expect("tiles")
+            .replace("{z}", "6")
+            .replace("{x}", "31")
+            .replace("{y}", "21")
+            .replace("{r}", "@2x");
+        let reply = app.get(&tile, Some(&staff)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{tile}");
+        assert_eq!(reply.headers[header::CONTENT_TYPE], "image/png");
+        // A kind filter counts only that kind.
+        let radio = plan("/api/map/plan?sel=county:bedfordshire&kinds=radio&z=9".into()).await;
+        assert!(
+            radio["features"].as_u64() < near["features"].as_u64(),
+            "{radio}"
+        );
+
+        for (bad, says) in [
+            (
+                "/api/map/plan?sel=county:bedfordshire&z=21",
+                "must be a zoom from 0 to 20",
+            ),
+            (
+                "/api/map/plan?sel=county:bedfordshire&z=near",
+                "must be a zoom from 0 to 20",
+            ),
+            ("/api/map/plan?sel=atlantis&z=5", "atlantis"),
+        ] {
+            let reply = app.get(bad, Some(&staff)).await;
+            assert!(reply.status.is_client_error(), "{bad}: {}", reply.status);
+            assert!(reply.body.contains(says), "{bad}: {}", reply.body);
+        }
+    });
+}

@@ -15,7 +15,7 @@ pub mod import;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use geo::{
@@ -107,6 +107,8 @@ pub struct Atlas {
     outlet_by_id: HashMap<i64, usize>,
     reach_cache: Mutex<HashMap<i64, Arc<MultiPolygon<f64>>>>,
     land: Arc<MultiPolygon<f64>>,
+    /// The bounds of each land polygon, made on first use.
+    land_boxes: OnceLock<Vec<[f64; 4]>>,
 }
 
 impl std::fmt::Debug for Atlas {
@@ -336,6 +338,26 @@ impl Atlas {
             .get(&id)
             .map(|&i| &self.outlets[i])
             .ok_or_else(|| Error::NotFound(format!("outlet {id}")))
+    }
+
+    /// The land polygons whose bounds touch `b` (west, south, east, north).
+    pub fn land_near(&self, b: [f64; 4]) -> impl Iterator<Item = &Polygon<f64>> {
+        let boxes = self.land_boxes.get_or_init(|| {
+            self.land
+                .0
+                .iter()
+                .map(|p| {
+                    p.bounding_rect()
+                        .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
+                })
+                .collect()
+        });
+        self.land
+            .0
+            .iter()
+            .zip(boxes)
+            .filter(move |(_, pb)| pb[0] <= b[2] && pb[2] >= b[0] && pb[1] <= b[3] && pb[3] >= b[1])
+            .map(|(p, _)| p)
     }
 
     /// The area an outlet reaches (computed once per outlet, then kept).
@@ -1052,6 +1074,7 @@ fn build_atlas(
         outlet_by_id,
         reach_cache: Mutex::new(HashMap::new()),
         land,
+        land_boxes: OnceLock::new(),
     })
 }
 

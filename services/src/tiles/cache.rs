@@ -149,7 +149,8 @@ impl TileService {
             memory: Arc::default(),
             inflight: Arc::default(),
             renders: Arc::default(),
-            workers: Arc::new(tokio::sync::Semaphore::new(cores)),
+            // Rendering leaves a core for pages and the API (one worker on two cores).
+            workers: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
         }
     }
 
