@@ -32,7 +32,7 @@ test('navigation after hydration changes the page without a full reload', async 
   expect(errors).toEqual([]);
 });
 
-test('the map is real Leaflet over the UK with a scale and the land outline', async ({ page }) => {
+test('the map is real Leaflet over the UK with a scale and the offline basemap', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto('/map');
@@ -40,9 +40,11 @@ test('the map is real Leaflet over the UK with a scale and the land outline', as
   await expect(map).toHaveClass(/leaflet-container/);
   await expect(map.locator('.leaflet-control-scale')).toBeVisible();
   await expect(map.locator('.leaflet-control-zoom-in')).toBeVisible();
-  await expect(map).toHaveAttribute('data-layers', 'land');
-  const land = map.locator('.leaflet-overlay-pane path.land');
-  await expect(land.first()).toBeVisible();
+  await expect(map).toHaveAttribute('data-layers', 'base');
+  // The offline basemap: the server's own PNG tiles.
+  const base = map.locator('.basemap img.leaflet-tile-loaded');
+  await expect(base.first()).toBeVisible();
+  expect(await base.first().getAttribute('src')).toMatch(/^\/tiles\/base\/\d+\/\d+\/\d+(@2x)?\.png$/);
   // Keyboard: the map takes focus and zooms with "+".
   const scaleBefore = await map.locator('.leaflet-control-scale-line').first().textContent();
   await map.focus();
@@ -56,10 +58,10 @@ test('the map is real Leaflet over the UK with a scale and the land outline', as
 
 test('leaving the map page and coming back makes one fresh map', async ({ page }) => {
   await page.goto('/map');
-  await expect(page.locator('#map')).toHaveAttribute('data-layers', 'land');
+  await expect(page.locator('#map')).toHaveAttribute('data-layers', 'base');
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Firewall' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Firewall' })).toBeVisible();
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Map' }).click();
-  await expect(page.locator('#map')).toHaveAttribute('data-layers', 'land');
+  await expect(page.locator('#map')).toHaveAttribute('data-layers', 'base');
   await expect(page.locator('.leaflet-control-scale')).toHaveCount(1);
 });

@@ -23,7 +23,7 @@ test('a share link opens the map without an account, and not after it is revoked
   expect(response?.status()).toBe(200);
   await expect(view.getByRole('heading', { level: 1, name: label })).toBeVisible();
   const map = view.locator('#map');
-  await expect(map).toHaveAttribute('data-layers', 'land');
+  await expect(map).toHaveAttribute('data-layers', 'base');
   await expect(view.getByRole('navigation', { name: 'Main' })).toHaveCount(0);
   // The shared selection's outlets are drawn for someone without an account...
   await expect(map).toHaveAttribute('data-state', 'done', { timeout: 20_000 });

@@ -151,25 +151,9 @@ pub async fn coverage(
                 crate::features::allowed(&state, &who, sel, q.share.as_deref()).await?;
             }
         }
-        let number = |what: &str, v: &str| -> Result<u32, Error> {
-            v.parse()
-                .map_err(|_| Error::Invalid(format!("{what} must be a whole number (got {v:?})")))
-        };
-        let (y, scale) = match file.strip_suffix("@2x.png") {
-            Some(y) => (y, 2),
-            None => (
-                file.strip_suffix(".png")
-                    .ok_or_else(|| Error::NotFound(format!("tile {file:?} (tiles end in .png)")))?,
-                1,
-            ),
-        };
-        let tile = TileId::new(number("z", &z)?, number("x", &x)?, number("y", y)?, scale)?;
+        let tile = tile_id(&z, &x, &file)?;
         let etag = format!("\"{key}/{z}/{x}/{file}\"");
-        if headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
-        {
+        if fresh(&headers, &etag) {
             return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
         }
         let t = state.services.tiles.get(&key, tile).await?;
@@ -181,6 +165,63 @@ pub async fn coverage(
                         header::CACHE_CONTROL,
                         "private, max-age=31536000, immutable".to_owned(),
                     ),
+                    (header::ETAG, etag),
+                ],
+                axum::body::Bytes::from(t.png.to_vec()),
+            )
+                .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(|e| crate::api::error(&e))
+}
+
+/// A tile's address from the path's parts (`{y}.png` or `{y}@2x.png`).
+fn tile_id(z: &str, x: &str, file: &str) -> Result<TileId, Error> {
+    let number = |what: &str, v: &str| -> Result<u32, Error> {
+        v.parse()
+            .map_err(|_| Error::Invalid(format!("{what} must be a whole number (got {v:?})")))
+    };
+    let (y, scale) = match file.strip_suffix("@2x.png") {
+        Some(y) => (y, 2),
+        None => (
+            file.strip_suffix(".png")
+                .ok_or_else(|| Error::NotFound(format!("tile {file:?} (tiles end in .png)")))?,
+            1,
+        ),
+    };
+    TileId::new(number("z", z)?, number("x", x)?, number("y", y)?, scale)
+}
+
+/// Whether the client's `If-None-Match` names `etag`.
+fn fresh(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
+/// `GET /tiles/base/{z}/{x}/{y}.png`: the offline basemap, for anyone (it shows
+/// only public geography). Its URL carries no version, so browsers keep a tile
+/// five minutes and then revalidate it against the data version in its `ETag`.
+pub async fn base(
+    State(state): State<AppState>,
+    Path((z, x, file)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let tile = tile_id(&z, &x, &file)?;
+        let (version, t) = state.services.tiles.base(tile).await?;
+        let etag = format!("\"base/{version}/{z}/{x}/{file}\"");
+        let cache = (header::CACHE_CONTROL, "public, max-age=300".to_owned());
+        if fresh(&headers, &etag) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), cache]).into_response());
+        }
+        Ok::<_, Error>(
+            (
+                [
+                    (header::CONTENT_TYPE, "image/png".to_owned()),
+                    cache,
                     (header::ETAG, etag),
                 ],
                 axum::body::Bytes::from(t.png.to_vec()),

@@ -7,6 +7,7 @@
 //! the routes and the map's use of it). A tile with nothing to draw is `None`:
 //! the caller answers one shared transparent PNG ([`empty_png`]).
 
+pub mod base;
 pub mod cache;
 
 pub use cache::{Tile, TileKey, TileService, TileSettings};

@@ -161,8 +161,12 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
             ws,
             Command::new("npx")
                 .args(["playwright", "test"])
-                // E2E_ONLY=map narrows a local run to matching spec files.
-                .args(std::env::var("E2E_ONLY").ok())
+                // E2E_ONLY="map share" narrows a local run to matching spec files.
+                .args(
+                    std::env::var("E2E_ONLY")
+                        .unwrap_or_default()
+                        .split_whitespace(),
+                )
                 .env("BASE_URL", &base)
                 .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
                 .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

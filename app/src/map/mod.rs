@@ -156,15 +156,18 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                         leaflet::TileLayer::new_options(&url, &options).add_to(&map);
                         let _ = el.set_attribute("data-layers", "tiles");
                     } else {
-                        let land_map = map.clone();
-                        let land_el = el.clone();
-                        leptos::task::spawn_local(async move {
-                            if let Err(e) = add_land(&land_map, &land_el).await {
-                                leptos::logging::error!("could not draw the land outline: {e:?}");
-                                let _ =
-                                    land_el.set_attribute("data-error", "land outline unavailable");
-                            }
-                        });
+                        // The server's own offline basemap (land, boundaries, towns).
+                        let base = tile_layer(
+                            "/tiles/base/{z}/{x}/{y}{r}.png",
+                            &options(&[
+                                ("maxZoom", JsValue::from_f64(20.0)),
+                                ("className", JsValue::from_str("basemap")),
+                                ("attribution", JsValue::from_str("Natural Earth, GeoNames")),
+                            ])
+                            .unwrap_or(JsValue::UNDEFINED),
+                        );
+                        base.add_to(&map);
+                        let _ = el.set_attribute("data-layers", "base");
                     }
                     // Auto mode: a zoom across the rule's line switches the
                     // content between tiles and vectors, keeping the view.
@@ -277,14 +280,11 @@ fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
     js_sys::Reflect::set(&scale, &"imperial".into(), &JsValue::TRUE)?;
     js_sys::Reflect::set(&scale, &"metric".into(), &JsValue::TRUE)?;
     control_scale(&scale).add_to(&map);
-    // Panes, bottom to top: the shipped land (150), basemap tiles (Leaflet's
-    // tile pane, 200), coverage tiles (350), boundary and outlets (overlay
-    // pane, 400).
-    for (name, z) in [("land", "150"), ("coverage", "350")] {
-        map.create_pane_by_name(name)
-            .style()
-            .set_property("z-index", z)?;
-    }
+    // Panes, bottom to top: basemap tiles (Leaflet's tile pane, 200),
+    // coverage tiles (350), boundary and outlets (overlay pane, 400).
+    map.create_pane_by_name("coverage")
+        .style()
+        .set_property("z-index", "350")?;
     let overlay = LayerGroup::new();
     overlay.add_to(&map);
     Ok((map, overlay))
@@ -307,31 +307,6 @@ fn options(pairs: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
         js_sys::Reflect::set(&o, &JsValue::from_str(k), v)?;
     }
     Ok(o.into())
-}
-
-/// Fetches the shipped land polygons and draws them as the basemap.
-async fn add_land(map: &Map, el: &web_sys::HtmlElement) -> Result<(), JsValue> {
-    let data = fetch_json("/api/geo/land.geojson").await?;
-    let style = options(&[
-        ("color", JsValue::from_str("#5b7083")),
-        ("weight", JsValue::from_f64(1.0)),
-        ("fillColor", JsValue::from_str("#e8eee4")),
-        ("fillOpacity", JsValue::from_f64(1.0)),
-        ("interactive", JsValue::FALSE),
-        ("className", JsValue::from_str("land")),
-    ])?;
-    let layer = geo_json(
-        &data,
-        &options(&[("style", style), ("pane", JsValue::from_str("land"))])?,
-    );
-    map.add_layer(&layer);
-    // Keep the land under everything else.
-    let _ = js_sys::Reflect::get(&layer, &"bringToBack".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .map(|f| f.call0(&layer));
-    el.set_attribute("data-layers", "land")?;
-    Ok(())
 }
 
 /// A JavaScript object literal mapping each kind to its colour.
@@ -405,8 +380,8 @@ fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
              (p.demo ? '<br><em>demo data</em>' : ''){details});"
         ),
     );
-    // Outlets can number thousands: one canvas draws them; the land and the
-    // boundary stay SVG paths.
+    // Outlets can number thousands: one canvas draws them; the boundary
+    // stays an SVG path.
     let canvas =
         js_sys::Function::new_no_args("return L.canvas({padding: 0.5});").call0(&JsValue::NULL)?;
     options(&[

@@ -340,6 +340,31 @@ impl Atlas {
             .ok_or_else(|| Error::NotFound(format!("outlet {id}")))
     }
 
+    /// The simplified outlines of the regions at `level` whose bounds touch `b`
+    /// (west, south, east, north): the basemap's boundaries.
+    pub fn outlines_near(
+        &self,
+        level: Level,
+        b: Bounds,
+    ) -> impl Iterator<Item = &MultiPolygon<f64>> {
+        self.nodes
+            .iter()
+            .filter(move |n| {
+                n.level == level
+                    && n.bounds[0] <= b[2]
+                    && n.bounds[2] >= b[0]
+                    && n.bounds[1] <= b[3]
+                    && n.bounds[3] >= b[1]
+            })
+            .map(|n| &n.simple)
+    }
+
+    /// Every town with its population (the basemap's labels).
+    #[must_use]
+    pub fn towns(&self) -> &[dataset::Town] {
+        &self.towns
+    }
+
     /// The land polygons whose bounds touch `b` (west, south, east, north).
     pub fn land_near(&self, b: [f64; 4]) -> impl Iterator<Item = &Polygon<f64>> {
         let boxes = self.land_boxes.get_or_init(|| {

@@ -109,6 +109,9 @@ pub struct Tile {
     pub empty: bool,
 }
 
+/// The key text of the basemap's tiles (after the data version).
+const BASE: &str = "base";
+
 type Slot = Arc<tokio::sync::OnceCell<Tile>>;
 
 #[derive(Default)]
@@ -198,7 +201,34 @@ impl TileService {
                 atlas.version()
             )));
         }
-        let id = (key.to_owned(), tile);
+        self.cached(atlas, parsed, key.to_owned(), tile).await
+    }
+
+    /// The offline basemap's tile at the current data version, and that version.
+    ///
+    /// # Errors
+    /// Rendering failures.
+    pub async fn base(&self, tile: TileId) -> Result<(String, Tile)> {
+        let atlas = self.atlas.atlas().await?;
+        let version = atlas.version().to_owned();
+        // Not a coverage key: "base" is not valid base64 of a layer list.
+        let id = format!("{version}.{BASE}");
+        let key = TileKey {
+            version: version.clone(),
+            layers: Vec::new(),
+        };
+        Ok((version, self.cached(atlas, key, id, tile).await?))
+    }
+
+    /// A tile from memory, from disk, or rendered once however many ask at once.
+    async fn cached(
+        &self,
+        atlas: Arc<crate::atlas::Atlas>,
+        parsed: TileKey,
+        key: String,
+        tile: TileId,
+    ) -> Result<Tile> {
+        let id = (key, tile);
         if let Some(t) = self.recall(&id) {
             return Ok(t);
         }
@@ -214,6 +244,7 @@ impl TileService {
                 if let Some(t) = self.load_from_disk(&parsed, &id) {
                     return Ok(t);
                 }
+                // No layers: the basemap.
                 let selections = parsed
                     .layers
                     .iter()
@@ -225,9 +256,15 @@ impl TileService {
                     .await
                     .map_err(|e| Error::Internal(e.to_string()))?;
                 let atlas = atlas.clone();
-                let png = tokio::task::spawn_blocking(move || render(&atlas, &selections, tile))
-                    .await
-                    .map_err(|e| Error::Internal(e.to_string()))??;
+                let png = tokio::task::spawn_blocking(move || {
+                    if selections.is_empty() {
+                        super::base::render(&atlas, tile)
+                    } else {
+                        render(&atlas, &selections, tile)
+                    }
+                })
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
                 self.renders.fetch_add(1, Ordering::Relaxed);
                 let t = match png {
                     Some(png) => Tile {

@@ -265,3 +265,90 @@ async fn memory_stays_within_its_budget() {
     assert!(bytes <= 40_000, "{count} tiles, {bytes} bytes");
     assert!(count >= 1);
 }
+
+#[tokio::test]
+async fn a_radio_circle_is_clipped_to_the_land() {
+    let (_d, atlas) = atlas().await;
+    // Every radio outlet of the South West: Plymouth's circles reach the sea.
+    let radio = atlas.select("area:south-west", "radio").expect("select");
+    let plymouth = (-4.14, 50.37);
+    let alpha = |(lon, lat): (f64, f64)| {
+        let tile = TileId::containing(lon, lat, 9, 1);
+        render(&atlas, std::slice::from_ref(&radio), tile)
+            .expect("render")
+            .map_or(0, |png| pixel(&png, tile.pixel(lon, lat))[3])
+    };
+    let on_land = alpha((plymouth.0 + 0.09, plymouth.1 + 0.08));
+    assert!(
+        on_land > 0x20,
+        "inland of Plymouth is covered: alpha {on_land}"
+    );
+    let at_sea = alpha((plymouth.0 - 0.01, plymouth.1 - 0.12));
+    assert_eq!(at_sea, 0, "Plymouth Sound's open sea is not");
+}
+
+#[tokio::test]
+async fn the_basemap_draws_land_boundaries_and_labels_that_agree_across_tile_edges() {
+    let (_d, atlas) = atlas().await;
+    // London at zoom 9: land, and "London" labelled.
+    let tile = TileId::containing(-0.1276, 51.5072, 9, 1);
+    let png = base::render(&atlas, tile).expect("render").expect("land");
+    let img = image::load_from_memory(&png).expect("png").to_rgba8();
+    let land = img
+        .pixels()
+        .filter(|p| p.0 == [0xe8, 0xee, 0xe4, 0xff])
+        .count();
+    let ink = img
+        .pixels()
+        .filter(|p| p.0[3] > 0xc0 && p.0[0] < 0x50 && p.0[1] < 0x60)
+        .count();
+    assert!(land > 30_000, "mostly land: {land} pixels");
+    assert!(ink > 150, "dark label text: {ink} pixels");
+    assert_eq!(
+        base::render(&atlas, tile).expect("render").expect("land"),
+        png,
+        "the same tile twice: the same bytes"
+    );
+    // The open Atlantic: the shared empty tile.
+    let atlantic = TileId::containing(-20.0, 45.0, 8, 1);
+    assert_eq!(base::render(&atlas, atlantic).expect("render"), None);
+
+    // A label crossing a tile's right edge is drawn on both sides of it, on
+    // the same rows.
+    let z = 9;
+    let label = base::labels(&atlas, z, 1)
+        .expect("labels")
+        .iter()
+        .find(|l| {
+            let b = l.bounds;
+            (b[0] / 256.0).floor() != (b[2] / 256.0).floor() && b[2] - b[0] > 20.0
+        })
+        .cloned()
+        .expect("some label crosses a vertical tile edge");
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (x, y) = (
+        (label.bounds[0] / 256.0).floor() as u32,
+        (((label.bounds[1] + label.bounds[3]) / 2.0) / 256.0).floor() as u32,
+    );
+    let load = |x: u32| {
+        let png = base::render(&atlas, TileId::new(z.into(), x, y, 1).expect("tile"))
+            .expect("render")
+            .expect("land");
+        image::load_from_memory(&png).expect("png").to_rgba8()
+    };
+    let (l, r) = (load(x), load(x + 1));
+    let dark = |p: &image::Rgba<u8>| p.0[3] > 0x80 && p.0[0] < 0x90 && p.0[1] < 0x90;
+    let rows = |img: &image::RgbaImage, col: u32| -> Vec<u32> {
+        (0..256)
+            .filter(|&row| {
+                (col.saturating_sub(6)..=(col + 6).min(255)).any(|c| dark(img.get_pixel(c, row)))
+            })
+            .collect()
+    };
+    let (left_rows, right_rows) = (rows(&l, 255), rows(&r, 0));
+    let shared = left_rows.iter().filter(|r| right_rows.contains(r)).count();
+    assert!(
+        shared >= 3,
+        "{label:?}: ink on both sides of the edge on the same rows ({left_rows:?} / {right_rows:?})"
+    );
+}
