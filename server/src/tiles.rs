@@ -167,7 +167,7 @@ pub async fn coverage(
                     ),
                     (header::ETAG, etag),
                 ],
-                axum::body::Bytes::from(t.png.to_vec()),
+                axum::body::Bytes::from_owner(t.png.clone()),
             )
                 .into_response(),
         )
@@ -224,7 +224,7 @@ pub async fn base(
                     cache,
                     (header::ETAG, etag),
                 ],
-                axum::body::Bytes::from(t.png.to_vec()),
+                axum::body::Bytes::from_owner(t.png.clone()),
             )
                 .into_response(),
         )

@@ -133,22 +133,48 @@ fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
     a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
+/// The polygons as one path in tile pixels, simplified for the zoom (a point
+/// within half a pixel of the last one kept is dropped) and without the rings
+/// that lie wholly outside the tile (tiny-skia clips the rest as it fills).
 fn path<'a>(
     tile: TileId,
     polygons: impl IntoIterator<Item = &'a Polygon<f64>>,
 ) -> Option<tiny_skia::Path> {
+    #[allow(clippy::cast_precision_loss)]
+    let edge = tile.size() as f32;
     let mut pb = PathBuilder::new();
+    let mut ring_px: Vec<(f32, f32)> = Vec::new();
     for polygon in polygons {
         for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
-            let mut first = true;
-            for c in &ring.0 {
+            ring_px.clear();
+            let (mut min_x, mut min_y, mut max_x, mut max_y) =
+                (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+            let last = ring.0.len().saturating_sub(1);
+            for (i, c) in ring.0.iter().enumerate() {
                 let (px, py) = tile.pixel(c.x, c.y);
-                if first {
-                    pb.move_to(px, py);
-                    first = false;
-                } else {
-                    pb.line_to(px, py);
+                if let Some(&(lx, ly)) = ring_px.last() {
+                    if i != last && (px - lx).abs() + (py - ly).abs() < 0.5 {
+                        continue;
+                    }
                 }
+                min_x = min_x.min(px);
+                min_y = min_y.min(py);
+                max_x = max_x.max(px);
+                max_y = max_y.max(py);
+                ring_px.push((px, py));
+            }
+            // A ring outside the tile (with room for a stroke) adds nothing.
+            if ring_px.len() < 3
+                || max_x < -4.0
+                || max_y < -4.0
+                || min_x > edge + 4.0
+                || min_y > edge + 4.0
+            {
+                continue;
+            }
+            pb.move_to(ring_px[0].0, ring_px[0].1);
+            for &(x, y) in &ring_px[1..] {
+                pb.line_to(x, y);
             }
             pb.close();
         }

@@ -1,9 +1,14 @@
 //! `cargo xtask bench`: the release server under `wrk` on loopback, signed in
-//! as staff, one bounded run per URL; then the same pages through HAProxy with
-//! one and with three replicas on PostgreSQL. Figures are printed as Markdown
-//! tables for docs/perf.md.
+//! as staff, one bounded run per URL; coverage tiles side by side with Mapnik
+//! (rendering) and nginx (serving cached tiles); then the same pages through
+//! HAProxy with one and with three replicas on PostgreSQL. Figures are printed
+//! as Markdown tables for docs/perf.md.
 
-use std::{net::SocketAddr, process::Command};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use anyhow::{Context as _, Result};
 
@@ -67,7 +72,9 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
             "| `{path}` | {what} | {one} | {rps} | {p50} | {p99} | {errors} |"
         ));
     }
+    let tiles = tile_benches(ws, &bin, &data, &scratch, &server, &cookie, &seconds);
     server.stop();
+    tiles?;
     println!(
         "wrk -d{seconds}s per cell, loopback, release build, {} cores shared by server and wrk\n",
         std::thread::available_parallelism().map_or(0, usize::from)
@@ -199,4 +206,264 @@ fn latency<'a>(text: &'a str, pct: &str) -> Option<&'a str> {
         .map(str::trim)
         .find(|l| l.starts_with(pct))
         .and_then(|l| l.split_whitespace().nth(1))
+}
+
+/// The selection and zooms of the tile comparisons.
+const TILE_SELECTION: &str = "area:east-of-england";
+const TILE_ZOOMS: &str = "5-10";
+
+/// Coverage tiles: rendering against Mapnik (the same reach polygons, tiles
+/// and style), then serving cached tiles against nginx serving the same PNG
+/// files from disk.
+fn tile_benches(
+    ws: &Workspace,
+    bin: &Path,
+    data: &Path,
+    scratch: &Path,
+    server: &Server,
+    cookie: &str,
+    seconds: &str,
+) -> Result<()> {
+    let python = Path::new("/usr/bin/python3");
+    let has_mapnik = |()| {
+        Command::new(python)
+            .args(["-c", "import mapnik"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has_mapnik(()) {
+        tools::apt_install(ws, &["python3-mapnik"])?;
+    }
+    if Command::new("nginx").arg("-v").output().is_err() {
+        tools::apt_install(ws, &["nginx-light"])?;
+    }
+    // The selection's outlets as the app's own GeoJSON pages, and its boundary.
+    let get = |path: &str| -> Result<String> {
+        let reply = replicas::request(server.addr, "GET", path, Some(cookie), None)?;
+        anyhow::ensure!(reply.status == 200, "{path}: HTTP {}", reply.status);
+        Ok(reply.body)
+    };
+    let pages_dir = scratch.join("pages");
+    std::fs::create_dir_all(&pages_dir)?;
+    let index: serde_json::Value = serde_json::from_str(&get(&format!(
+        "/api/features/index.json?sel={TILE_SELECTION}"
+    ))?)?;
+    let bounds: Vec<String> = index["bounds"]
+        .as_array()
+        .context("index bounds")?
+        .iter()
+        .map(|v| v.as_f64().unwrap_or_default().to_string())
+        .collect();
+    let boundary = pages_dir.join("boundary.geojson");
+    std::fs::write(
+        &boundary,
+        get(&format!(
+            "/api/features/boundary.geojson?sel={TILE_SELECTION}"
+        ))?,
+    )?;
+    let mut pages: Vec<PathBuf> = Vec::new();
+    for (i, page) in index["pages"]
+        .as_array()
+        .context("index pages")?
+        .iter()
+        .enumerate()
+    {
+        let url = page["geojson"].as_str().context("page url")?;
+        let file = pages_dir.join(format!("{}.geojson", i + 1));
+        std::fs::write(&file, get(url)?)?;
+        pages.push(file);
+    }
+    let mapnik = Command::new(python)
+        .arg(ws.root.join("xtask/bench/mapnik_tiles.py"))
+        .arg(bounds.join(","))
+        .arg(TILE_ZOOMS)
+        .arg(&boundary)
+        .args(&pages)
+        .output()
+        .context("running Mapnik")?;
+    anyhow::ensure!(
+        mapnik.status.success(),
+        "Mapnik: {}",
+        String::from_utf8_lossy(&mapnik.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&mapnik.stdout)?;
+    let m_tiles = m["tiles"].as_u64().unwrap_or(0);
+    let m_ms = m["seconds"].as_f64().unwrap_or(0.0) * 1000.0 / m_tiles.max(1) as f64;
+
+    // Switchboard: the seed command renders the same tiles one at a time into
+    // a disk cache (which nginx then serves).
+    let disk = scratch.join("tiles");
+    let seed = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--tile-cache-dir")
+        .arg(&disk)
+        .args([
+            "tiles",
+            "seed",
+            "--sel",
+            TILE_SELECTION,
+            "--zooms",
+            TILE_ZOOMS,
+        ])
+        .output()
+        .context("seeding tiles")?;
+    let out = String::from_utf8_lossy(&seed.stdout).into_owned();
+    anyhow::ensure!(
+        seed.status.success(),
+        "tiles seed: {}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    // "seeded N tiles of ... in S s; data version V"
+    let words: Vec<&str> = out.split_whitespace().collect();
+    let s_tiles: u64 = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+    let s_secs: f64 = words
+        .iter()
+        .position(|w| *w == "in")
+        .and_then(|i| words.get(i + 1))
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0.0);
+    let s_ms = s_secs * 1000.0 / s_tiles.max(1) as f64;
+    anyhow::ensure!(
+        s_tiles == m_tiles,
+        "the two renderers drew different tile sets ({s_tiles} vs {m_tiles})"
+    );
+    println!(
+        "Coverage tiles of {TILE_SELECTION} ({} outlets), zooms {TILE_ZOOMS}: {s_tiles} tiles of 256 px, one thread each, PNG included\n",
+        index["total"]
+    );
+    println!("| renderer | ms per tile | PNG bytes | Switchboard is |");
+    println!("|---|---|---|---|");
+    println!(
+        "| Mapnik {} (python3-mapnik) | {m_ms:.2} | {} | |",
+        mapnik_version(python),
+        m["bytes"]
+    );
+    println!(
+        "| Switchboard (tiny-skia + image) | {s_ms:.2} | see seed summary | {:.1}x faster |\n",
+        m_ms / s_ms.max(1e-9)
+    );
+    println!("{}", out.trim());
+
+    // Serving: one covered tile, cached, from both.
+    let key: serde_json::Value =
+        serde_json::from_str(&get(&format!("/api/tiles/key?sel={TILE_SELECTION}"))?)?;
+    let key = key["key"].as_str().context("key")?.to_owned();
+    let tile = "9/255/169.png";
+    let file = walk(&disk)
+        .into_iter()
+        .find(|p| p.ends_with(tile))
+        .context("the seeded tile on disk")?;
+    let root = file
+        .ancestors()
+        .nth(4)
+        .context("tile cache layout")?
+        .to_path_buf();
+    let rel = file.strip_prefix(&root)?.to_string_lossy().into_owned();
+    let port = crate::serve::free_port()?;
+    let conf = scratch.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root;\nworker_processes auto;\npid {pid};\nerror_log {err};\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  types {{ image/png png; }}\n  server {{\n    listen {port};\n    root {root};\n    etag on;\n  }}\n}}\n",
+            pid = scratch.join("nginx.pid").display(),
+            err = scratch.join("nginx.err").display(),
+            root = root.display(),
+        ),
+    )?;
+    let mut nginx = Command::new("nginx")
+        .arg("-c")
+        .arg(&conf)
+        .args(["-g", "daemon off;"])
+        .spawn()
+        .context("starting nginx")?;
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ours = format!("/tiles/coverage/{key}/{tile}");
+    // Warm: the first request renders (or reads) the tile.
+    get(&ours)?;
+    let result = (|| -> Result<()> {
+        let sb = wrk_tile(server.addr, &ours, Some(cookie), seconds)?;
+        let ng = wrk_tile(port, &format!("/{rel}"), None, seconds)?;
+        println!(
+            "\nA cached coverage tile ({} bytes), wrk -t2 -c64 -d{seconds}s, loopback, both servers on the same 2 cores as wrk\n",
+            std::fs::metadata(&file)?.len()
+        );
+        println!("| server | requests/s | p50 | p99 | errors |");
+        println!("|---|---|---|---|---|");
+        for (name, (rps, p50, p99, errors)) in [
+            ("nginx 1.22 (sendfile)", &ng),
+            ("Switchboard (memory cache, session check)", &sb),
+        ] {
+            println!("| {name} | {rps:.0} | {p50} | {p99} | {errors} |");
+        }
+        println!("\nSwitchboard / nginx = {:.2}\n", sb.0 / ng.0.max(1.0));
+        Ok(())
+    })();
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    result
+}
+
+fn mapnik_version(python: &Path) -> String {
+    Command::new(python)
+        .args(["-c", "import mapnik; print(mapnik.mapnik_version())"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map_or_else(
+            || "?".into(),
+            |v| format!("{}.{}.{}", v / 100_000, v / 100 % 1000, v % 100),
+        )
+}
+
+/// `wrk` at 64 connections: requests/s, p50, p99 and any error line.
+fn wrk_tile(
+    addr: SocketAddr,
+    path: &str,
+    cookie: Option<&str>,
+    seconds: &str,
+) -> Result<(f64, String, String, String)> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t", "2", "-c", "64", "--latency", "-d"])
+        .arg(format!("{seconds}s"));
+    if let Some(c) = cookie {
+        cmd.args(["-H", &format!("Cookie: sb_session={c}")]);
+    }
+    let out = cmd
+        .arg(format!("http://{addr}{path}"))
+        .output()
+        .context("running wrk")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rps = field(&text, "Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .unwrap_or("none")
+        .trim()
+        .to_owned();
+    Ok((
+        rps,
+        latency(&text, "50%").unwrap_or("?").to_owned(),
+        latency(&text, "99%").unwrap_or("?").to_owned(),
+        errors,
+    ))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
