@@ -277,9 +277,10 @@ pub async fn seed_tiles(config: &Config, command: &config::TilesCommand) -> anyh
         eprintln!();
     }
     println!(
-        "seeded {total} tiles of {sel} at zooms {from}-{to} ({covered} with coverage, {} KB of PNG) in {:.1} s; data version {}",
+        "seeded {total} tiles of {sel} at zooms {from}-{to} ({covered} with coverage, {} KB of PNG) in {:.2} s ({:.2} ms a tile); data version {}",
         bytes / 1024,
         started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() * 1000.0 / total.max(1) as f64,
         key.version
     );
     state.services.db.close().await;

@@ -144,6 +144,7 @@ fn path<'a>(
     let edge = tile.size() as f32;
     let mut pb = PathBuilder::new();
     let mut ring_px: Vec<(f32, f32)> = Vec::new();
+    let mut clipped: Vec<(f32, f32)> = Vec::new();
     for polygon in polygons {
         for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
             ring_px.clear();
@@ -165,21 +166,82 @@ fn path<'a>(
             }
             // A ring outside the tile (with room for a stroke) adds nothing.
             if ring_px.len() < 3
-                || max_x < -4.0
-                || max_y < -4.0
-                || min_x > edge + 4.0
-                || min_y > edge + 4.0
+                || max_x < -MARGIN
+                || max_y < -MARGIN
+                || min_x > edge + MARGIN
+                || min_y > edge + MARGIN
             {
                 continue;
             }
-            pb.move_to(ring_px[0].0, ring_px[0].1);
-            for &(x, y) in &ring_px[1..] {
+            // A ring much larger than the tile (the coast of Great Britain up
+            // close) is clipped to it first, so that the rasteriser sees the
+            // few edges that matter. The cut runs outside the tile, so strokes
+            // along it are never seen.
+            let ring: &[(f32, f32)] = if max_x - min_x > 2.0 * edge || max_y - min_y > 2.0 * edge {
+                clip_ring(&ring_px, -MARGIN, edge + MARGIN, &mut clipped);
+                &clipped
+            } else {
+                &ring_px
+            };
+            if ring.len() < 3 {
+                continue;
+            }
+            pb.move_to(ring[0].0, ring[0].1);
+            for &(x, y) in &ring[1..] {
                 pb.line_to(x, y);
             }
             pb.close();
         }
     }
     pb.finish()
+}
+
+/// Pixels around a tile that paths keep (wider than any stroke).
+const MARGIN: f32 = 4.0;
+
+/// Sutherland-Hodgman: `ring` clipped to the square `lo..=hi` on both axes, into
+/// `out`. Right for filling; the cut edges lie on the square's border.
+fn clip_ring(ring: &[(f32, f32)], lo: f32, hi: f32, out: &mut Vec<(f32, f32)>) {
+    let mut input: Vec<(f32, f32)> = ring.to_vec();
+    // Left, right, top, bottom: (axis, bound, keep values above the bound?).
+    for (axis, bound, above) in [(0, lo, true), (0, hi, false), (1, lo, true), (1, hi, false)] {
+        out.clear();
+        let inside = |p: (f32, f32)| {
+            let v = if axis == 0 { p.0 } else { p.1 };
+            if above {
+                v >= bound
+            } else {
+                v <= bound
+            }
+        };
+        let cross = |a: (f32, f32), b: (f32, f32)| {
+            let (va, vb) = if axis == 0 { (a.0, b.0) } else { (a.1, b.1) };
+            let t = (bound - va) / (vb - va);
+            if axis == 0 {
+                (bound, a.1 + t * (b.1 - a.1))
+            } else {
+                (a.0 + t * (b.0 - a.0), bound)
+            }
+        };
+        let Some(&last) = input.last() else {
+            return;
+        };
+        let mut prev = last;
+        for &p in &input {
+            match (inside(prev), inside(p)) {
+                (true, true) => out.push(p),
+                (true, false) => out.push(cross(prev, p)),
+                (false, true) => {
+                    out.push(cross(prev, p));
+                    out.push(p);
+                }
+                (false, false) => {}
+            }
+            prev = p;
+        }
+        std::mem::swap(&mut input, out);
+    }
+    std::mem::swap(&mut input, out);
 }
 
 fn rgb(kind: OutletKind) -> (u8, u8, u8) {

@@ -29,7 +29,11 @@ COLOURS = {
     "online": "#1d4ed8",
 }
 FILL_OPACITY = 0x30 / 255
-MERCATOR = "+init=epsg:3857"
+MERCATOR = (
+    "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 "
+    "+units=m +nadgrids=@null +wktext +no_defs"
+)
+LONLAT = "+proj=longlat +datum=WGS84 +no_defs"
 HALF = 20037508.342789244
 
 
@@ -92,7 +96,7 @@ def build_map(reach_path, boundary_path):
         ("reach", reach_path, "reach"),
         ("boundary", boundary_path, "boundary"),
     ):
-        layer = mapnik.Layer(name, "+init=epsg:4326")
+        layer = mapnik.Layer(name, LONLAT)
         layer.datasource = mapnik.Datasource(type="geojson", file=path)
         layer.styles.append(style)
         m.layers.append(layer)

@@ -54,7 +54,9 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
     let cookie = sign_in(server.addr, "bench", &password)?;
     let seconds = std::env::var("BENCH_SECONDS").unwrap_or_else(|_| "10".into());
     let mut rows = Vec::new();
-    for (path, what) in TARGETS {
+    // `cargo xtask bench tiles`: the tile comparisons alone.
+    let only_tiles = std::env::args().any(|a| a == "tiles");
+    for (path, what) in TARGETS.iter().filter(|_| !only_tiles) {
         // One connection: the time one request takes. Sixteen: throughput.
         let single = wrk(server.addr, path, &cookie, &seconds, 1)?;
         let one = latency(&single, "50%").unwrap_or("?").to_owned();
@@ -73,6 +75,10 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
         ));
     }
     let tiles = tile_benches(ws, &bin, &data, &scratch, &server, &cookie, &seconds);
+    if only_tiles {
+        server.stop();
+        return tiles;
+    }
     server.stop();
     tiles?;
     println!(

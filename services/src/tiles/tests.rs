@@ -352,3 +352,45 @@ async fn the_basemap_draws_land_boundaries_and_labels_that_agree_across_tile_edg
         "{label:?}: ink on both sides of the edge on the same rows ({left_rows:?} / {right_rows:?})"
     );
 }
+
+#[test]
+fn a_ring_larger_than_the_tile_is_clipped_to_it() {
+    let mut out = Vec::new();
+    // A square around the tile, and a triangle with a corner inside it.
+    clip_ring(
+        &[
+            (-100.0, -100.0),
+            (400.0, -100.0),
+            (400.0, 400.0),
+            (-100.0, 400.0),
+        ],
+        -4.0,
+        260.0,
+        &mut out,
+    );
+    assert_eq!(out.len(), 4);
+    for (x, y) in &out {
+        assert!(
+            [-4.0, 260.0].contains(x) && [-4.0, 260.0].contains(y),
+            "{out:?}"
+        );
+    }
+    clip_ring(
+        &[(100.0, 100.0), (1000.0, 100.0), (100.0, 1000.0)],
+        -4.0,
+        260.0,
+        &mut out,
+    );
+    assert!(out.contains(&(100.0, 100.0)), "{out:?}");
+    assert!(out
+        .iter()
+        .all(|&(x, y)| (-4.0..=260.0).contains(&x) && (-4.0..=260.0).contains(&y)));
+    // Wholly outside: nothing.
+    clip_ring(
+        &[(300.0, 300.0), (400.0, 300.0), (400.0, 400.0)],
+        -4.0,
+        260.0,
+        &mut out,
+    );
+    assert!(out.is_empty());
+}
