@@ -17,7 +17,7 @@ use model::geo::OutletKind;
 use tiny_skia::{FillRule, Mask, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
 use crate::{
-    atlas::{Atlas, Selection},
+    atlas::{touches, Atlas, Selection},
     Error, Result,
 };
 
@@ -127,10 +127,6 @@ impl TileId {
             ((my - f64::from(self.y)) * size) as f32,
         )
     }
-}
-
-fn overlaps(a: [f64; 4], b: [f64; 4]) -> bool {
-    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
 /// The polygons as one path in tile pixels, simplified for the zoom (a point
@@ -328,7 +324,7 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             let Some(rect) = reach.bounding_rect() else {
                 continue;
             };
-            if !overlaps(
+            if !touches(
                 bounds,
                 [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
             ) {
@@ -347,7 +343,7 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             let Some(rect) = boundary.bounding_rect() else {
                 continue;
             };
-            if !overlaps(
+            if !touches(
                 bounds,
                 [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
             ) {

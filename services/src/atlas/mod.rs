@@ -19,8 +19,7 @@ use std::{
 };
 
 use geo::{
-    BooleanOps as _, BoundingRect as _, Contains as _, GeodesicArea as _, MultiPolygon, Point,
-    Polygon, Simplify as _,
+    BooleanOps as _, Contains as _, GeodesicArea as _, MultiPolygon, Point, Polygon, Simplify as _,
 };
 use model::geo::{Bounds, Level, MapView, OutletKind, OutletSummary, ReachStats, TreeNode};
 use rstar::{primitives::GeomWithData, RTree, AABB};
@@ -108,7 +107,7 @@ pub struct Atlas {
     reach_cache: Mutex<HashMap<i64, Arc<MultiPolygon<f64>>>>,
     land: Arc<MultiPolygon<f64>>,
     /// The bounds of each land polygon, made on first use.
-    land_boxes: OnceLock<Vec<[f64; 4]>>,
+    land_boxes: OnceLock<Vec<Bounds>>,
 }
 
 impl std::fmt::Debug for Atlas {
@@ -131,9 +130,16 @@ pub struct Selection {
     pub kinds: Vec<OutletKind>,
 }
 
-fn bounds_of(mp: &MultiPolygon<f64>) -> Bounds {
-    mp.bounding_rect()
+fn bounds_of<G: geo::BoundingRect<f64, Output = Option<geo::Rect<f64>>>>(g: &G) -> Bounds {
+    g.bounding_rect()
         .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
+}
+
+/// Whether two bounds (west, south, east, north; or any boxes given as min x,
+/// min y, max x, max y) touch.
+#[must_use]
+pub fn touches(a: Bounds, b: Bounds) -> bool {
+    a[0] <= b[2] && a[2] >= b[0] && a[1] <= b[3] && a[3] >= b[1]
 }
 
 fn union_bounds(a: Bounds, b: Bounds) -> Bounds {
@@ -349,13 +355,7 @@ impl Atlas {
     ) -> impl Iterator<Item = &MultiPolygon<f64>> {
         self.nodes
             .iter()
-            .filter(move |n| {
-                n.level == level
-                    && n.bounds[0] <= b[2]
-                    && n.bounds[2] >= b[0]
-                    && n.bounds[1] <= b[3]
-                    && n.bounds[3] >= b[1]
-            })
+            .filter(move |n| n.level == level && touches(n.bounds, b))
             .map(|n| &n.simple)
     }
 
@@ -366,22 +366,15 @@ impl Atlas {
     }
 
     /// The land polygons whose bounds touch `b` (west, south, east, north).
-    pub fn land_near(&self, b: [f64; 4]) -> impl Iterator<Item = &Polygon<f64>> {
-        let boxes = self.land_boxes.get_or_init(|| {
-            self.land
-                .0
-                .iter()
-                .map(|p| {
-                    p.bounding_rect()
-                        .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
-                })
-                .collect()
-        });
+    pub fn land_near(&self, b: Bounds) -> impl Iterator<Item = &Polygon<f64>> {
+        let boxes = self
+            .land_boxes
+            .get_or_init(|| self.land.0.iter().map(bounds_of).collect());
         self.land
             .0
             .iter()
             .zip(boxes)
-            .filter(move |(_, pb)| pb[0] <= b[2] && pb[2] >= b[0] && pb[1] <= b[3] && pb[3] >= b[1])
+            .filter(move |(_, pb)| touches(**pb, b))
             .map(|(p, _)| p)
     }
 
@@ -407,19 +400,7 @@ impl Atlas {
             Reach::Circle { radius_km } => {
                 let c = MultiPolygon(vec![circle(o.lon, o.lat, *radius_km)]);
                 // Clip to the land polygons near the circle only.
-                let b = bounds_of(&c);
-                let near: Vec<Polygon<f64>> = self
-                    .land
-                    .0
-                    .iter()
-                    .filter(|p| {
-                        let pb = p
-                            .bounding_rect()
-                            .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
-                        pb[0] <= b[2] && pb[2] >= b[0] && pb[1] <= b[3] && pb[3] >= b[1]
-                    })
-                    .cloned()
-                    .collect();
+                let near: Vec<Polygon<f64>> = self.land_near(bounds_of(&c)).cloned().collect();
                 c.intersection(&MultiPolygon(near))
                     .simplify(SIMPLIFY_DEGREES / 2.0)
             }
@@ -453,7 +434,7 @@ impl Atlas {
             }
             Reach::Circle { .. } | Reach::Geometry(_) => {
                 let g = self.reach_geometry(o);
-                let b = bounds_of(&g);
+                let b = bounds_of(&*g);
                 let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
                 for t in self.town_index.locate_in_envelope(&env) {
                     if g.contains(&Point::new(t.geom()[0], t.geom()[1])) {

@@ -20,7 +20,10 @@ use tiny_skia::{
 };
 
 use super::{encode, path, TileId};
-use crate::{atlas::Atlas, Error, Result};
+use crate::{
+    atlas::{touches, Atlas},
+    Error, Result,
+};
 
 const LAND: (u8, u8, u8) = (0xe8, 0xee, 0xe4);
 const COAST: (u8, u8, u8, u8) = (0x5b, 0x70, 0x83, 0xff);
@@ -203,12 +206,8 @@ pub(super) fn labels(atlas: &Atlas, z: u8, scale: u32) -> Result<Arc<Vec<Label>>
                 dot.1 + px64 * 0.5,
             ];
             let clear = cells(b).all(|c| {
-                grid.get(&c).is_none_or(|ids| {
-                    ids.iter().all(|&i| {
-                        let o = out[i].bounds;
-                        o[0] > b[2] || o[2] < b[0] || o[1] > b[3] || o[3] < b[1]
-                    })
-                })
+                grid.get(&c)
+                    .is_none_or(|ids| ids.iter().all(|&i| !touches(out[i].bounds, b)))
             });
             if clear {
                 for c in cells(b) {
@@ -319,8 +318,7 @@ fn draw_labels(pm: &mut Pixmap, atlas: &Atlas, tile: TileId, k: f32) -> Result<(
     let text = paint(TEXT);
     let white = paint((0xff, 0xff, 0xff, 0xe0));
     for l in labels(atlas, tile.z, tile.scale)?.iter() {
-        let b = l.bounds;
-        if b[2] < x0 || b[0] > x0 + edge || b[3] < y0 || b[1] > y0 + edge {
+        if !touches(l.bounds, [x0, y0, x0 + edge, y0 + edge]) {
             continue;
         }
         #[allow(clippy::cast_possible_truncation)]
