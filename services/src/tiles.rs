@@ -105,11 +105,9 @@ impl TileId {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn containing(lon: f64, lat: f64, z: u8, scale: u32) -> Self {
         let n = f64::from(1u32 << z);
-        let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
-        let x = ((lon + 180.0) / 360.0 * n).floor().clamp(0.0, n - 1.0) as u32;
-        let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
-            .floor()
-            .clamp(0.0, n - 1.0) as u32;
+        let (mx, my) = mercator(lon, lat);
+        let x = (mx * n).floor().clamp(0.0, n - 1.0) as u32;
+        let y = (my * n).floor().clamp(0.0, n - 1.0) as u32;
         Self { z, x, y, scale }
     }
 
@@ -119,14 +117,23 @@ impl TileId {
     pub fn pixel(self, lon: f64, lat: f64) -> (f32, f32) {
         let n = f64::from(1u32 << self.z);
         let size = f64::from(self.size());
-        let mx = (lon + 180.0) / 360.0 * n;
-        let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
-        let my = (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+        let (mx, my) = mercator(lon, lat);
         (
-            ((mx - f64::from(self.x)) * size) as f32,
-            ((my - f64::from(self.y)) * size) as f32,
+            ((mx * n - f64::from(self.x)) * size) as f32,
+            ((my * n - f64::from(self.y)) * size) as f32,
         )
     }
+}
+
+/// Web Mercator: a longitude/latitude as fractions of the world's width and
+/// height (0 to 1, y down), latitudes clamped to the square world.
+#[must_use]
+pub fn mercator(lon: f64, lat: f64) -> (f64, f64) {
+    let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
+    (
+        (lon + 180.0) / 360.0,
+        (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0,
+    )
 }
 
 /// The polygons as one path in tile pixels, simplified for the zoom (a point

@@ -149,11 +149,8 @@ fn text_path(
 /// World pixel coordinates of a longitude/latitude at zoom `z` and `scale`.
 fn world(lon: f64, lat: f64, z: u8, scale: u32) -> (f64, f64) {
     let n = f64::from(1u32 << z) * f64::from(super::TILE * scale);
-    let lat = lat.clamp(-85.051_128, 85.051_128).to_radians();
-    (
-        (lon + 180.0) / 360.0 * n,
-        (1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n,
-    )
+    let (x, y) = super::mercator(lon, lat);
+    (x * n, y * n)
 }
 
 /// The labels of zoom `z` at `scale`, placed once per data version.
