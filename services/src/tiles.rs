@@ -3,16 +3,16 @@
 //! colour per outlet kind with overlap shown by alpha blending, the selected
 //! regions' boundaries drawn on top, encoded to PNG with the `image` crate.
 //!
-//! This module is the renderer alone (the coverage-tiles issue adds the cache,
-//! the routes and the map's use of it). A tile with nothing to draw is `None`:
-//! the caller answers one shared transparent PNG ([`empty_png`]).
+//! This module is the coverage renderer; `base` renders the basemap and
+//! `cache` keeps both. A tile with nothing to draw is `None`: the caller answers
+//! one shared transparent PNG ([`empty_png`]).
 
 pub mod base;
 pub mod cache;
 
 pub use cache::{Tile, TileKey, TileService, TileSettings};
 
-use geo::{BoundingRect as _, Polygon};
+use geo::Polygon;
 use model::geo::OutletKind;
 use tiny_skia::{FillRule, Mask, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
@@ -264,9 +264,6 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
     let size = tile.size();
     let mut pixmap: Option<Pixmap> = None;
     let mut land: Option<Mask> = None;
-    let canvas = || -> Result<Pixmap> {
-        Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
-    };
     for sel in layers {
         // Outlets of one kind with the same regions as reach (every online
         // outlet of an area, say) are one shape: fill it once with the alpha of
@@ -314,11 +311,7 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
                 if land.is_none() {
                     land = Some(land_mask(atlas, tile)?);
                 }
-                let pm = match pixmap.as_mut() {
-                    Some(pm) => pm,
-                    None => pixmap.insert(canvas()?),
-                };
-                pm.fill_path(
+                canvas(&mut pixmap, size)?.fill_path(
                     &p,
                     &paint,
                     FillRule::Winding,
@@ -327,33 +320,22 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
                 );
                 continue;
             }
-            let reach = atlas.reach_geometry(o);
-            let Some(rect) = reach.bounding_rect() else {
-                continue;
-            };
-            if !touches(
-                bounds,
-                [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
-            ) {
+            if !touches(bounds, atlas.reach_bounds(o)) {
                 continue;
             }
-            let Some(p) = path(tile, &reach.0) else {
+            let Some(p) = path(tile, &atlas.reach_geometry(o).0) else {
                 continue;
             };
-            let pm = match pixmap.as_mut() {
-                Some(pm) => pm,
-                None => pixmap.insert(canvas()?),
-            };
-            pm.fill_path(&p, &paint, FillRule::EvenOdd, Transform::identity(), None);
+            canvas(&mut pixmap, size)?.fill_path(
+                &p,
+                &paint,
+                FillRule::EvenOdd,
+                Transform::identity(),
+                None,
+            );
         }
-        for (_, _, boundary) in atlas.boundaries(sel) {
-            let Some(rect) = boundary.bounding_rect() else {
-                continue;
-            };
-            if !touches(
-                bounds,
-                [rect.min().x, rect.min().y, rect.max().x, rect.max().y],
-            ) {
+        for (_, _, boundary, outline) in atlas.boundaries(sel) {
+            if !touches(bounds, outline) {
                 continue;
             }
             let Some(p) = path(tile, &boundary.0) else {
@@ -366,11 +348,13 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
                 width: 1.5 * f32::from(u8::try_from(tile.scale).unwrap_or(1)),
                 ..Stroke::default()
             };
-            let pm = match pixmap.as_mut() {
-                Some(pm) => pm,
-                None => pixmap.insert(canvas()?),
-            };
-            pm.stroke_path(&p, &paint, &stroke, Transform::identity(), None);
+            canvas(&mut pixmap, size)?.stroke_path(
+                &p,
+                &paint,
+                &stroke,
+                Transform::identity(),
+                None,
+            );
         }
     }
     let Some(pm) = pixmap else { return Ok(None) };
@@ -378,6 +362,17 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
         return Ok(None);
     }
     encode(&pm).map(Some)
+}
+
+/// The tile's canvas, made for the first thing drawn: an empty tile costs none.
+fn canvas(pixmap: &mut Option<Pixmap>, size: u32) -> Result<&mut Pixmap> {
+    if pixmap.is_none() {
+        *pixmap =
+            Some(Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))?);
+    }
+    pixmap
+        .as_mut()
+        .ok_or_else(|| Error::Internal("tile pixmap".into()))
 }
 
 /// The radius in pixels of a reach circle of `radius_km` around latitude `lat`

@@ -210,7 +210,7 @@ pub fn geojson(atlas: &Atlas, outlets: &[&Outlet]) -> String {
 #[must_use]
 pub fn boundary_geojson(atlas: &Atlas, sel: &Selection) -> String {
     let mut out = String::from(r#"{"type":"FeatureCollection","features":["#);
-    for (i, (code, name, mp)) in atlas.boundaries(sel).into_iter().enumerate() {
+    for (i, (code, name, mp, _)) in atlas.boundaries(sel).into_iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -104,7 +104,8 @@ pub struct Atlas {
     town_index: RTree<TownPoint>,
     outlets: Vec<Outlet>,
     outlet_by_id: HashMap<i64, usize>,
-    reach_cache: Mutex<HashMap<i64, Arc<MultiPolygon<f64>>>>,
+    /// Each outlet's reach geometry and its bounds, computed on first use.
+    reach_cache: Mutex<HashMap<i64, ReachShape>>,
     land: Arc<MultiPolygon<f64>>,
     /// The bounds of each land polygon, made on first use.
     land_boxes: OnceLock<Vec<Bounds>>,
@@ -134,6 +135,9 @@ fn bounds_of<G: geo::BoundingRect<f64, Output = Option<geo::Rect<f64>>>>(g: &G) 
     g.bounding_rect()
         .map_or([0.0; 4], |r| [r.min().x, r.min().y, r.max().x, r.max().y])
 }
+
+/// An outlet's reach geometry and its bounds.
+type ReachShape = (Arc<MultiPolygon<f64>>, Bounds);
 
 /// Whether two bounds (west, south, east, north; or any boxes given as min x,
 /// min y, max x, max y) touch.
@@ -323,14 +327,14 @@ impl Atlas {
         stats
     }
 
-    /// The selected nodes' boundaries, simplified for the map.
+    /// The selected nodes' boundaries, simplified for the map, with their bounds.
     #[must_use]
-    pub fn boundaries(&self, sel: &Selection) -> Vec<(&str, &str, &MultiPolygon<f64>)> {
+    pub fn boundaries(&self, sel: &Selection) -> Vec<(&str, &str, &MultiPolygon<f64>, Bounds)> {
         self.effective(sel)
             .iter()
             .map(|&i| {
                 let n = &self.nodes[i];
-                (n.code.as_str(), n.name.as_str(), &n.simple)
+                (n.code.as_str(), n.name.as_str(), &n.simple, n.bounds)
             })
             .collect()
     }
@@ -380,6 +384,15 @@ impl Atlas {
 
     /// The area an outlet reaches (computed once per outlet, then kept).
     pub fn reach_geometry(&self, o: &Outlet) -> Arc<MultiPolygon<f64>> {
+        self.reach(o).0
+    }
+
+    /// The bounds of the area an outlet reaches (kept with the geometry).
+    pub fn reach_bounds(&self, o: &Outlet) -> Bounds {
+        self.reach(o).1
+    }
+
+    fn reach(&self, o: &Outlet) -> ReachShape {
         if let Some(g) = self
             .reach_cache
             .lock()
@@ -406,12 +419,13 @@ impl Atlas {
             }
             Reach::Geometry(mp) => mp.simplify(SIMPLIFY_DEGREES / 2.0),
         };
-        let g = Arc::new(g);
+        let bounds = bounds_of(&g);
+        let shape = (Arc::new(g), bounds);
         self.reach_cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(o.id, g.clone());
-        g
+            .insert(o.id, shape.clone());
+        shape
     }
 
     /// Who and what an outlet reaches.
