@@ -112,6 +112,18 @@ pub struct Tile {
 /// The key text of the basemap's tiles (after the data version).
 const BASE: &str = "base";
 
+impl Tile {
+    /// Bytes a tile counts for in the memory budget: an empty tile costs an
+    /// entry, not its bytes (they are shared).
+    fn cost(&self) -> usize {
+        if self.empty {
+            64
+        } else {
+            self.png.len()
+        }
+    }
+}
+
 type Slot = Arc<tokio::sync::OnceCell<Tile>>;
 
 #[derive(Default)]
@@ -311,8 +323,7 @@ impl TileService {
     }
 
     fn remember(&self, id: (String, TileId), t: Tile) {
-        // An empty tile costs an entry, not its bytes: they are shared.
-        let cost = if t.empty { 64 } else { t.png.len() };
+        let cost = t.cost();
         if cost > self.settings.memory_bytes {
             return;
         }
@@ -324,7 +335,7 @@ impl TileService {
         let tick = m.tick;
         if let Some((old, at)) = m.map.insert(id.clone(), (t, tick)) {
             m.order.remove(&at);
-            m.bytes -= if old.empty { 64 } else { old.png.len() };
+            m.bytes -= old.cost();
         }
         m.order.insert(tick, id);
         m.bytes += cost;
@@ -333,7 +344,7 @@ impl TileService {
                 break;
             };
             if let Some((old, _)) = m.map.remove(&oldest) {
-                m.bytes -= if old.empty { 64 } else { old.png.len() };
+                m.bytes -= old.cost();
             }
         }
     }
