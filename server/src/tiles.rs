@@ -211,12 +211,16 @@ pub async fn base(
 ) -> Response {
     let result = async {
         let tile = tile_id(&z, &x, &file)?;
-        let (version, t) = state.services.tiles.base(tile).await?;
-        let etag = format!("\"base/{version}/{z}/{x}/{file}\"");
+        let etag = |version: &str| format!("\"base/{version}/{z}/{x}/{file}\"");
         let cache = (header::CACHE_CONTROL, "public, max-age=300".to_owned());
-        if fresh(&headers, &etag) {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag), cache]).into_response());
+        // A revalidation is answered from the data version alone: no render,
+        // no cache lookup.
+        let current = etag(state.services.atlas.atlas().await?.version());
+        if fresh(&headers, &current) {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, current), cache]).into_response());
         }
+        let (version, t) = state.services.tiles.base(tile).await?;
+        let etag = etag(&version);
         Ok::<_, Error>(
             (
                 [

@@ -170,3 +170,44 @@ fn the_map_plan_draws_few_outlets_up_close_as_vectors_and_the_rest_as_tiles() {
         }
     });
 }
+
+#[test]
+fn the_basemap_is_public_png_revalidated_without_rendering() {
+    block_on(async {
+        let app = app().await;
+        // London at zoom 9, asked for without signing in.
+        let path = "/tiles/base/9/255/170.png";
+        let tile = app.get(path, None).await;
+        assert_eq!(tile.status, StatusCode::OK, "{}", tile.body);
+        assert_eq!(tile.headers[header::CONTENT_TYPE], "image/png");
+        let etag = tile.headers[header::ETAG]
+            .to_str()
+            .expect("etag")
+            .to_owned();
+        let renders = app.state.services.tiles.renders();
+        let again = app
+            .send(
+                axum::http::Method::GET,
+                path,
+                None,
+                None,
+                &[("if-none-match", &etag)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            app.state.services.tiles.renders(),
+            renders,
+            "a 304 renders nothing"
+        );
+        let retina = app.get("/tiles/base/9/255/170@2x.png", None).await;
+        assert_eq!(retina.status, StatusCode::OK);
+        for (bad, status) in [
+            ("/tiles/base/21/0/0.png", StatusCode::BAD_REQUEST),
+            ("/tiles/base/3/8/0.png", StatusCode::BAD_REQUEST),
+            ("/tiles/base/3/1/1.jpg", StatusCode::NOT_FOUND),
+        ] {
+            assert_eq!(app.get(bad, None).await.status, status, "{bad}");
+        }
+    });
+}
