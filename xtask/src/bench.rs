@@ -231,13 +231,11 @@ fn tile_benches(
     seconds: &str,
 ) -> Result<()> {
     let python = Path::new("/usr/bin/python3");
-    let has_mapnik = |()| {
-        Command::new(python)
-            .args(["-c", "import mapnik"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !has_mapnik(()) {
+    let has_mapnik = Command::new(python)
+        .args(["-c", "import mapnik"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_mapnik {
         tools::apt_install(ws, &["python3-mapnik"])?;
     }
     if Command::new("nginx").arg("-v").output().is_err() {

@@ -183,11 +183,11 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                                 (want != d.mode).then(|| {
                                     d.mode = want;
                                     d.content.clear_layers();
-                                    (d.spec.clone(), d.plan.clone(), d.content.clone())
+                                    (d.spec.clone(), d.plan.clone(), d.content.clone(), want)
                                 })
                             })
                             .flatten();
-                        let Some((spec, plan, content)) = switch else {
+                        let Some((spec, plan, content, mode)) = switch else {
                             return;
                         };
                         let _ = zoom_regroup.call0(&JsValue::NULL);
@@ -198,7 +198,6 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                         leptos::task::spawn_local(async move {
                             let current =
                                 move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
-                            let mode = plan.auto.choose(plan.features, zoom);
                             let result = draw_content(
                                 &content, &spec, &plan, mode, &el, progress, &current, &regroup,
                             )
@@ -240,7 +239,7 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         leptos::task::spawn_local(async move {
             let current = move || generation.try_with_value(|g| *g == gen).unwrap_or(false);
             let result = async {
-                let Some(plan) = draw_boundary(&overlay, &spec, zoom, &current).await? else {
+                let Some(plan) = boundary_and_plan(&overlay, &spec, zoom, &current).await? else {
                     return Ok(());
                 };
                 let content = LayerGroup::new();
@@ -291,10 +290,18 @@ fn create(el: &web_sys::HtmlElement) -> Result<(Map, LayerGroup), JsValue> {
 }
 
 async fn fetch_json(url: &str) -> Result<JsValue, JsValue> {
+    read_json(start_fetch(url)?, url).await
+}
+
+/// Sends a GET at once (the browser runs it while other work is awaited).
+fn start_fetch(url: &str) -> Result<JsFuture, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
-        .await?
-        .dyn_into()?;
+    Ok(JsFuture::from(window.fetch_with_str(url)))
+}
+
+/// The JSON answer of a GET started by [`start_fetch`].
+async fn read_json(pending: JsFuture, url: &str) -> Result<JsValue, JsValue> {
+    let response: web_sys::Response = pending.await?.dyn_into()?;
     if !response.ok() {
         return Err(format!("{url}: HTTP {}", response.status()).into());
     }
@@ -435,19 +442,23 @@ fn share_query(spec: &MapLayer) -> String {
 fn number(v: &JsValue, key: &str) -> Result<f64, JsValue> {
     js_sys::Reflect::get(v, &key.into())?
         .as_f64()
-        .ok_or_else(|| format!("the plan has no number {key:?}").into())
+        .ok_or_else(|| format!("the server's answer has no number {key:?}").into())
 }
 
 /// Draws the selection's boundary and asks the server how to draw its outlets
-/// at `zoom`. `None` when a newer drawing took over meanwhile.
-async fn draw_boundary(
+/// at `zoom` (both requests in flight at once). `None` when a newer drawing took
+/// over meanwhile.
+async fn boundary_and_plan(
     overlay: &LayerGroup,
     spec: &MapLayer,
     zoom: f64,
     current: &dyn Fn() -> bool,
 ) -> Result<Option<Plan>, JsValue> {
     let query = data_query(spec);
-    let boundary = fetch_json(&format!("/api/features/boundary.geojson?{query}")).await?;
+    let boundary_url = format!("/api/features/boundary.geojson?{query}");
+    let plan_url = format!("/api/map/plan?{query}&z={zoom}");
+    let (boundary, plan) = (start_fetch(&boundary_url)?, start_fetch(&plan_url)?);
+    let boundary = read_json(boundary, &boundary_url).await?;
     if !current() {
         return Ok(None);
     }
@@ -459,7 +470,7 @@ async fn draw_boundary(
         ("className", JsValue::from_str("selection-boundary")),
     ])?;
     overlay.add_layer(&geo_json(&boundary, &options(&[("style", outline)])?));
-    let plan = fetch_json(&format!("/api/map/plan?{query}&z={zoom}")).await?;
+    let plan = read_json(plan, &plan_url).await?;
     if !current() {
         return Ok(None);
     }
