@@ -133,18 +133,21 @@ pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<
     problems.into_result(out)
 }
 
+/// A record's trimmed name, and how problems name the record: "line 4 (Luton
+/// Post)", or just "line 4" without a name.
+fn named(place: &str, name: Option<&str>) -> (String, String) {
+    let name = name.map(str::trim).unwrap_or_default().to_owned();
+    let who = if name.is_empty() {
+        place.to_owned()
+    } else {
+        format!("{place} ({name})")
+    };
+    (name, who)
+}
+
 fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Option<NewOutlet> {
     let before = problems.0.len();
-    let who = match &raw.name {
-        Some(n) if !n.trim().is_empty() => format!("{} ({})", raw.place, n.trim()),
-        _ => raw.place.clone(),
-    };
-    let name = raw
-        .name
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .to_owned();
+    let (name, who) = named(&raw.place, raw.name.as_deref());
     if name.is_empty() {
         problems.add(format!("{who}, name: missing"));
     } else if name.chars().count() > 200 {
@@ -640,17 +643,7 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for raw in raws {
-        let name = raw
-            .name
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned();
-        let who = if name.is_empty() {
-            raw.place.clone()
-        } else {
-            format!("{} ({name})", raw.place)
-        };
+        let (name, who) = named(&raw.place, raw.name.as_deref());
         if name.is_empty() {
             problems.add(format!("{who}, name: missing"));
             continue;
