@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(crate::events::stream))
         .route("/api/tiles/key", get(crate::tiles::key))
         .route("/api/map/plan", get(crate::tiles::plan))
+        .route("/api/map/at", get(crate::tiles::at))
         .route("/tiles/base/{z}/{x}/{file}", get(crate::tiles::base))
         .route(
             "/tiles/coverage/{key}/{z}/{x}/{file}",

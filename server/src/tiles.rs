@@ -94,6 +94,65 @@ pub async fn plan(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct AtQuery {
+    #[serde(default)]
+    sel: String,
+    #[serde(default)]
+    kinds: String,
+    lon: Option<String>,
+    lat: Option<String>,
+    /// A share link's token, for someone without an account viewing that link.
+    share: Option<String>,
+}
+
+/// How many outlets `/api/map/at` lists (the total says how many there are).
+const AT_MOST: usize = 8;
+
+/// `GET /api/map/at?sel=...&kinds=...&lon=...&lat=...`: the selection's outlets
+/// whose reach covers a point, largest audience first: what a click on the
+/// coverage tiles shows, since tiles have no markers to click.
+pub async fn at(
+    State(state): State<AppState>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<AtQuery>,
+) -> Response {
+    let result = async {
+        crate::features::allowed(&state, &who, &q.sel, q.share.as_deref()).await?;
+        let degrees = |what: &str, v: Option<&str>, limit: f64| -> Result<f64, Error> {
+            v.and_then(|v| v.parse::<f64>().ok())
+                .filter(|d| d.is_finite() && d.abs() <= limit)
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "{what} must be a number of degrees from -{limit} to {limit} (got {:?})",
+                        v.unwrap_or_default()
+                    ))
+                })
+        };
+        let lon = degrees("lon", q.lon.as_deref(), 180.0)?;
+        let lat = degrees("lat", q.lat.as_deref(), 90.0)?;
+        let atlas = state.services.atlas.atlas().await?;
+        let selection = atlas.select(&q.sel, &q.kinds)?;
+        let reaching = atlas.reaching(&selection, lon, lat);
+        let outlets: Vec<_> = reaching
+            .iter()
+            .take(AT_MOST)
+            .map(|o| atlas.summary(o))
+            .collect();
+        Ok::<_, Error>(serde_json::json!({
+            "lon": lon,
+            "lat": lat,
+            "total": reaching.len(),
+            "outlets": outlets,
+        }))
+    }
+    .await;
+    match result {
+        Ok(v) => ([(header::CACHE_CONTROL, "private, max-age=300")], Json(v)).into_response(),
+        Err(e) => crate::api::error(&e),
+    }
+}
+
 /// `GET /api/tiles/key`.
 pub async fn key(
     State(state): State<AppState>,

@@ -69,6 +69,12 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     ),
     (
         GET,
+        "/api/map/at?sel=county:bedfordshire&lon=-0.47&lat=52.13",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (
+        GET,
         "/api/features/index.json?sel=county:bedfordshire",
         "",
         Needs::Role(Role::Viewer),

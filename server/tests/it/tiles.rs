@@ -211,3 +211,63 @@ fn the_basemap_is_public_png_revalidated_without_rendering() {
         }
     });
 }
+
+#[test]
+fn a_click_on_the_coverage_lists_the_outlets_reaching_that_point() {
+    block_on(async {
+        let app = app().await;
+        let staff = app.login("staff").await;
+        let reply = app
+            .get(
+                "/api/map/at?sel=area:east-of-england&lon=-0.4175&lat=51.8797",
+                Some(&staff),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let v: serde_json::Value = serde_json::from_str(&reply.body).expect("json");
+        let total = v["total"].as_u64().expect("total");
+        let listed = v["outlets"].as_array().expect("outlets");
+        assert!(total > 0, "Luton is reached: {v}");
+        assert_eq!(listed.len() as u64, total.min(8), "{v}");
+        // Largest audience first.
+        let audiences: Vec<u64> = listed
+            .iter()
+            .map(|o| o["audience"].as_u64().expect("audience"))
+            .collect();
+        assert!(audiences.windows(2).all(|w| w[0] >= w[1]), "{audiences:?}");
+        // A kind filter narrows it; the open sea has nobody.
+        let tv = app
+            .get(
+                "/api/map/at?sel=area:east-of-england&kinds=tv&lon=-0.4175&lat=51.8797",
+                Some(&staff),
+            )
+            .await;
+        let tv: serde_json::Value = serde_json::from_str(&tv.body).expect("json");
+        assert!(tv["total"].as_u64() < Some(total), "{tv}");
+        assert!(tv["outlets"]
+            .as_array()
+            .expect("outlets")
+            .iter()
+            .all(|o| o["kind"] == "tv"));
+        let sea = app
+            .get("/api/map/at?sel=&lon=-20&lat=50", Some(&staff))
+            .await;
+        let sea: serde_json::Value = serde_json::from_str(&sea.body).expect("json");
+        assert_eq!(sea["total"], 0, "{sea}");
+        for (bad, says) in [
+            (
+                "/api/map/at?sel=&lon=200&lat=50",
+                "Lon must be a number of degrees",
+            ),
+            (
+                "/api/map/at?sel=&lon=1&lat=north",
+                "Lat must be a number of degrees",
+            ),
+            ("/api/map/at?sel=&lat=50", "Lon must be a number of degrees"),
+        ] {
+            let reply = app.get(bad, Some(&staff)).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(reply.body.contains(says), "{bad}: {}", reply.body);
+        }
+    });
+}

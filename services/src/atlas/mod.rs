@@ -311,6 +311,35 @@ impl Atlas {
         list
     }
 
+    /// The outlets of the selection whose reach covers a point, largest audience
+    /// first: what a click on the coverage tiles asks.
+    #[must_use]
+    pub fn reaching(&self, sel: &Selection, lon: f64, lat: f64) -> Vec<&Outlet> {
+        let here = Point::new(lon, lat);
+        let on_land = std::cell::OnceCell::new();
+        self.outlets_in(sel)
+            .into_iter()
+            .filter(|o| match o.reach {
+                // The circle as the atlas draws it (an ellipse in degrees),
+                // on land: no clipped geometry needed.
+                Reach::Circle { radius_km } => {
+                    let dy = (lat - o.lat) * 111.32 / radius_km;
+                    let dx =
+                        (lon - o.lon) * 111.32 * o.lat.to_radians().cos().max(0.01) / radius_km;
+                    dx.hypot(dy) <= 1.0
+                        && *on_land.get_or_init(|| {
+                            self.land_near([lon, lat, lon, lat])
+                                .any(|p| p.contains(&here))
+                        })
+                }
+                _ => {
+                    touches(self.reach_bounds(o), [lon, lat, lon, lat])
+                        && self.reach_geometry(o).contains(&here)
+                }
+            })
+            .collect()
+    }
+
     /// Population, towns and area of the selection, and its outlets by kind.
     #[must_use]
     pub fn stats(&self, sel: &Selection) -> ReachStats {
@@ -447,8 +476,7 @@ impl Atlas {
                 }
             }
             Reach::Circle { .. } | Reach::Geometry(_) => {
-                let g = self.reach_geometry(o);
-                let b = bounds_of(&*g);
+                let (g, b) = self.reach(o);
                 let env = AABB::from_corners([b[0], b[1]], [b[2], b[3]]);
                 for t in self.town_index.locate_in_envelope(&env) {
                     if g.contains(&Point::new(t.geom()[0], t.geom()[1])) {

@@ -574,3 +574,44 @@ async fn regions_import_from_geojson_and_kml_into_the_tree_or_not_at_all() {
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn the_outlets_reaching_a_point_are_those_whose_reach_covers_it() {
+    let (_d, _db, service) = seeded().await;
+    let atlas = service.atlas().await.expect("atlas");
+    let luton = (-0.4175, 51.8797);
+    let papers = atlas
+        .select("area:east-of-england", "newspaper")
+        .expect("select");
+    let here = atlas.reaching(&papers, luton.0, luton.1);
+    assert!(!here.is_empty(), "Luton's newspapers reach Luton");
+    for o in &here {
+        assert!(
+            atlas
+                .reach_geometry(o)
+                .contains(&Point::new(luton.0, luton.1)),
+            "{} does not cover Luton",
+            o.name
+        );
+        assert_eq!(o.kind, OutletKind::Newspaper);
+    }
+    // Every newspaper based in the area and covering Luton is listed.
+    let covering = atlas
+        .outlets_in(&papers)
+        .into_iter()
+        .filter(|o| {
+            atlas
+                .reach_geometry(o)
+                .contains(&Point::new(luton.0, luton.1))
+        })
+        .count();
+    assert_eq!(here.len(), covering);
+
+    // Radio circles reach inland, not out to sea.
+    let radio = atlas.select("area:south-west", "radio").expect("select");
+    assert!(!atlas.reaching(&radio, -4.05, 50.45).is_empty());
+    assert!(atlas.reaching(&radio, -4.15, 50.25).is_empty(), "open sea");
+    // The Atlantic: nobody.
+    let uk = atlas.select("", "").expect("select");
+    assert!(atlas.reaching(&uk, -20.0, 50.0).is_empty());
+}
