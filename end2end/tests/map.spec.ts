@@ -176,4 +176,13 @@ test('the whole UK is drawn as coverage tiles', async ({ page, javaScriptEnabled
   await expect(map.locator('.coverage-tiles img.leaflet-tile-loaded').first()).toBeVisible({ timeout: 20_000 });
   await expect.poll(async () => map.locator('.coverage-tiles img:not(.leaflet-tile-loaded)').count(), { timeout: 30_000 }).toBe(0);
   await map.screenshot({ path: 'screenshots/hydrated/map-uk-tiles.png' });
+  // Tiles have no markers: a click says which outlets reach that point (here
+  // the English Midlands, where the fitted UK puts them).
+  const box = await map.boundingBox();
+  await map.click({ position: { x: (box?.width ?? 0) * 0.59, y: (box?.height ?? 0) * 0.71 } });
+  const popup = map.locator('.leaflet-popup-content .reach-at');
+  await expect(popup).toContainText(/\d+ outlets? reach(es)? here/, { timeout: 10_000 });
+  expect(await popup.locator('li').count()).toBeGreaterThan(0);
+  await expect(popup.locator('li a').first()).toHaveAttribute('href', /outlet=\d+/);
+  await map.screenshot({ path: 'screenshots/hydrated/map-reach-at.png' });
 });

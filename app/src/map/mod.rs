@@ -205,6 +205,24 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
                             report(result, &current, &el, progress);
                         });
                     }));
+                    // Tiles have no markers: a click asks what reaches that point.
+                    let click_map = map.clone();
+                    map.on_mouse_click(Box::new(move |e: leaflet::MouseEvent| {
+                        let tiles = drawn
+                            .try_with_value(|d| {
+                                d.as_ref()
+                                    .filter(|d| d.mode == DrawMode::Tiles)
+                                    .map(|d| d.spec.clone())
+                            })
+                            .flatten();
+                        let Some(spec) = tiles else { return };
+                        let map = click_map.clone();
+                        leptos::task::spawn_local(async move {
+                            if let Err(e) = show_reach_at(&map, &spec, &e.lat_lng()).await {
+                                leptos::logging::error!("could not ask what reaches here: {e:?}");
+                            }
+                        });
+                    }));
                     handles.set_value(Some(SendWrapper::new(Handles {
                         map,
                         overlay,
@@ -576,6 +594,85 @@ async fn draw_content(
     ));
     el.set_attribute("data-outlets", &total_outlets.to_string())?;
     el.set_attribute("data-state", "done")?;
+    Ok(())
+}
+
+/// A popup at `at` listing the selection's outlets that reach it (from
+/// `/api/map/at`), each a link to its details unless the viewer holds a share link.
+async fn show_reach_at(map: &Map, spec: &MapLayer, at: &LatLng) -> Result<(), JsValue> {
+    let answer = fetch_json(&format!(
+        "/api/map/at?{}&lon={:.5}&lat={:.5}",
+        data_query(spec),
+        at.lng(),
+        at.lat()
+    ))
+    .await?;
+    let total = number(&answer, "total")?;
+    let outlets: js_sys::Array = js_sys::Reflect::get(&answer, &"outlets".into())?.dyn_into()?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let content = document.create_element("div")?;
+    content.set_class_name("reach-at");
+    let head = document.create_element("strong")?;
+    head.set_text_content(Some(&if total == 0.0 {
+        "No outlet of this selection reaches here.".to_owned()
+    } else {
+        format!(
+            "{total} outlet{} reach{} here",
+            if total == 1.0 { "" } else { "s" },
+            if total == 1.0 { "es" } else { "" }
+        )
+    }));
+    content.append_child(&head)?;
+    if outlets.length() > 0 {
+        let list = document.create_element("ul")?;
+        for o in outlets.iter() {
+            let text = |k: &str| {
+                js_sys::Reflect::get(&o, &k.into())
+                    .ok()
+                    .and_then(|v| v.as_string())
+                    .unwrap_or_default()
+            };
+            let item = document.create_element("li")?;
+            let name = if spec.share.is_some() {
+                document.create_element("span")?
+            } else {
+                let a = document.create_element("a")?;
+                a.set_attribute(
+                    "href",
+                    &format!(
+                        "/map?sel={}{}&outlet={}",
+                        js_sys::encode_uri_component(&spec.selection),
+                        if spec.kinds.is_empty() {
+                            String::new()
+                        } else {
+                            format!("&kinds={}", spec.kinds)
+                        },
+                        number(&o, "id")?
+                    ),
+                )?;
+                a
+            };
+            name.set_text_content(Some(&text("name")));
+            item.append_child(&name)?;
+            item.append_child(&document.create_text_node(&format!(
+                " ({}, {})",
+                text("kind"),
+                text("town")
+            )))?;
+            list.append_child(&item)?;
+        }
+        content.append_child(&list)?;
+        if f64::from(outlets.length()) < total {
+            let more = document.create_element("p")?;
+            more.set_text_content(Some("…and more: the table lists every outlet."));
+            content.append_child(&more)?;
+        }
+    }
+    let popup = leaflet::Popup::new_with_lat_lng(at, &leaflet::PopupOptions::new());
+    popup.set_content(&content.into());
+    popup.open_on(map);
     Ok(())
 }
 
