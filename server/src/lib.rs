@@ -243,7 +243,10 @@ pub async fn seed_tiles(config: &Config, command: &config::TilesCommand) -> anyh
             }
         }
     }
-    let encoded = key.encode();
+    let encoded = tiles
+        .signed(&key)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = std::time::Instant::now();
     let total = all.len();
     let (mut covered, mut bytes) = (0usize, 0usize);

@@ -70,12 +70,7 @@ pub async fn plan(
             .tiles
             .key(&[(q.sel.clone(), q.kinds.clone())])
             .await?;
-        let share = q
-            .share
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .map(|t| format!("?share={}", model::geo::encode_query_value(t)))
-            .unwrap_or_default();
+        let signed = state.services.tiles.signed(&key).await?;
         let auto = state.http.auto_mode;
         Ok::<_, Error>(serde_json::json!({
             "mode": auto.choose(features, zoom),
@@ -84,7 +79,7 @@ pub async fn plan(
             "auto": auto,
             "data_version": key.version,
             // {r} is Leaflet's "@2x on a high-density screen".
-            "tiles": format!("/tiles/coverage/{}/{{z}}/{{x}}/{{y}}{{r}}.png{share}", key.encode()),
+            "tiles": format!("/tiles/coverage/{signed}/{{z}}/{{x}}/{{y}}{{r}}.png"),
         }))
     }
     .await;
@@ -174,7 +169,7 @@ pub async fn key(
             }
         }
         let key = state.services.tiles.key(&layers).await?;
-        let encoded = key.encode();
+        let encoded = state.services.tiles.signed(&key).await?;
         Ok::<_, Error>(serde_json::json!({
             "key": encoded,
             "data_version": key.version,
@@ -188,28 +183,15 @@ pub async fn key(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct CoverageQuery {
-    /// A share link's token, for someone without an account viewing that link.
-    share: Option<String>,
-}
-
-/// `GET /tiles/coverage/{key}/{z}/{x}/{y}.png`.
+/// `GET /tiles/coverage/{key}/{z}/{x}/{y}.png`. The signed key is the
+/// permission: no session is looked up (see `services::tiles::cache`).
 pub async fn coverage(
     State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
     Path((key, z, x, file)): Path<(String, String, String, String)>,
-    Query(q): Query<CoverageQuery>,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        if who.require(Permission::ViewDashboard).is_err() {
-            // A share link's holder: every layer must be the link's selection.
-            let layers = services::tiles::TileKey::decode(&key)?.layers;
-            for (sel, _) in &layers {
-                crate::features::allowed(&state, &who, sel, q.share.as_deref()).await?;
-            }
-        }
+        state.services.tiles.verify(&key).await?;
         let tile = tile_id(&z, &x, &file)?;
         let etag = format!("\"{key}/{z}/{x}/{file}\"");
         if fresh(&headers, &etag) {

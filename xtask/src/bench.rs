@@ -396,7 +396,7 @@ fn tile_benches(
         println!("|---|---|---|---|---|");
         for (name, (rps, p50, p99, errors)) in [
             ("nginx 1.22 (sendfile)", &ng),
-            ("Switchboard (memory cache, session check)", &sb),
+            ("Switchboard (memory cache, signed key)", &sb),
         ] {
             println!("| {name} | {rps:.0} | {p50} | {p99} | {errors} |");
         }

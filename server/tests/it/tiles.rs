@@ -72,9 +72,13 @@ fn tiles_are_png_immutable_revalidated_and_bad_numbers_are_refused() {
                 "end in .png",
             ),
             (
-                "/tiles/coverage/0123abcd.bm9wZQ/3/1/1.png".to_owned(),
+                // A key this server did not sign (the signature cut off).
+                format!(
+                    "/tiles/coverage/{}/3/1/1.png",
+                    key.rsplit_once('.').expect("signed").0
+                ),
                 StatusCode::NOT_FOUND,
-                "data version 0123abcd",
+                "not one this server handed out",
             ),
             (
                 "/tiles/coverage/garbage/3/1/1.png".to_owned(),
@@ -100,8 +104,14 @@ fn tiles_are_png_immutable_revalidated_and_bad_numbers_are_refused() {
             2,
             "bad requests render nothing"
         );
+        // The signed URL is the permission, with or without a session; the
+        // key itself is handed only to the signed in.
         let anonymous = app.get(&path, None).await;
-        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(anonymous.status, StatusCode::OK);
+        let keyless = app
+            .get("/api/tiles/key?sel=county:bedfordshire", None)
+            .await;
+        assert_eq!(keyless.status, StatusCode::UNAUTHORIZED);
     });
 }
 

@@ -623,7 +623,7 @@ impl Atlas {
 /// Loads, seeds and serves the [`Atlas`]; one per process, shared by requests.
 #[derive(Clone, Debug)]
 pub struct AtlasService {
-    db: Db,
+    pub(crate) db: Db,
     current: Arc<tokio::sync::RwLock<Option<Arc<Atlas>>>>,
 }
 

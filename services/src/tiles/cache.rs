@@ -6,6 +6,11 @@
 //! by `;`, base64url-encoded. Any replica decodes it without shared state, and a
 //! change to the data changes the version, so a client never holds a stale
 //! tile: a key for an older version is refused (404), never served.
+//!
+//! In a URL the key is followed by `.<signature>`: 128 bits of HMAC-SHA256 under
+//! a key kept in the database (`dataset.tile_signing_key`, the same for every
+//! replica). Only the routes that check who asks hand out signed keys, so a tile
+//! request needs no session: a forged or unsigned key is a 404.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -17,9 +22,14 @@ use std::{
 };
 
 use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
 
 use super::{empty_png, render, TileId};
-use crate::{atlas::AtlasService, Error, Result};
+use crate::{atlas::AtlasService, Db, Error, Result};
+
+/// Bytes of HMAC-SHA256 a tile URL carries (128 bits).
+const SIGNATURE_BYTES: usize = 16;
 
 /// The most layers one key may merge.
 const MAX_LAYERS: usize = 8;
@@ -137,7 +147,11 @@ struct Memory {
 /// Renders and caches coverage tiles.
 #[derive(Clone)]
 pub struct TileService {
+    db: Db,
     atlas: AtlasService,
+    /// The key that signs tile URLs: made once, kept in the database, the same
+    /// on every replica.
+    signing: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     settings: TileSettings,
     memory: Arc<Mutex<Memory>>,
     inflight: Arc<Mutex<HashMap<(String, TileId), Slot>>>,
@@ -159,7 +173,10 @@ impl TileService {
     pub fn new(atlas: AtlasService, settings: TileSettings) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
+            // The same database as the map's data (the signing key is kept beside it).
+            db: atlas.db.clone(),
             atlas,
+            signing: Arc::default(),
             settings,
             memory: Arc::default(),
             inflight: Arc::default(),
@@ -203,7 +220,8 @@ impl TileService {
     /// # Errors
     /// A key for another data version or naming unknown regions (404/400);
     /// rendering failures.
-    pub async fn get(&self, key: &str, tile: TileId) -> Result<Tile> {
+    pub async fn get(&self, signed: &str, tile: TileId) -> Result<Tile> {
+        let key = self.verify(signed).await?;
         let atlas = self.atlas.atlas().await?;
         let parsed = TileKey::decode(key)?;
         if parsed.version != atlas.version() {
@@ -214,6 +232,75 @@ impl TileService {
             )));
         }
         self.cached(atlas, parsed, key.to_owned(), tile).await
+    }
+
+    /// The text of `key` for a URL, signed: a tile URL is its own permission
+    /// (only `/api/tiles/key` and `/api/map/plan` hand them out, after checking
+    /// who asks), so serving a tile needs no session lookup.
+    ///
+    /// # Errors
+    /// The database could not give the signing key.
+    pub async fn signed(&self, key: &TileKey) -> Result<String> {
+        let text = key.encode();
+        let tag = self.mac(&text).await?.finalize().into_bytes();
+        Ok(format!(
+            "{text}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&tag[..SIGNATURE_BYTES])
+        ))
+    }
+
+    /// The key text of a signed key, if this server's key signed it.
+    ///
+    /// # Errors
+    /// `Error::NotFound` for a key this server did not sign.
+    pub async fn verify<'a>(&self, signed: &'a str) -> Result<&'a str> {
+        let refused = || {
+            Error::NotFound(format!(
+                "tile key {signed:?}: not one this server handed out (ask /api/tiles/key)"
+            ))
+        };
+        let (text, tag) = signed.rsplit_once('.').ok_or_else(refused)?;
+        let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| refused())?;
+        if tag.len() != SIGNATURE_BYTES {
+            return Err(refused());
+        }
+        self.mac(text)
+            .await?
+            .verify_truncated_left(&tag)
+            .map_err(|_| refused())?;
+        Ok(text)
+    }
+
+    async fn mac(&self, text: &str) -> Result<Hmac<Sha256>> {
+        let secret = self
+            .signing
+            .get_or_try_init(|| async {
+                // Whichever replica comes first makes it; the rest read it.
+                let mut fresh = [0u8; 32];
+                getrandom::fill(&mut fresh)
+                    .map_err(|e| Error::Internal(format!("random source: {e}")))?;
+                sqlx::query(
+                    "INSERT INTO dataset (key, value) VALUES ('tile_signing_key', $1) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(base64::engine::general_purpose::STANDARD.encode(fresh))
+                .execute(self.db.pool())
+                .await?;
+                let stored: String = sqlx::query_scalar(
+                    "SELECT value FROM dataset WHERE key = 'tile_signing_key'",
+                )
+                .fetch_one(self.db.pool())
+                .await?;
+                base64::engine::general_purpose::STANDARD
+                    .decode(stored)
+                    .map_err(|e| Error::Internal(format!("the stored tile signing key: {e}")))
+            })
+            .await?;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret)
+            .map_err(|e| Error::Internal(format!("tile signing key: {e}")))?;
+        mac.update(text.as_bytes());
+        Ok(mac)
     }
 
     /// The offline basemap's tile at the current data version, and that version.

@@ -136,6 +136,12 @@ async fn service(settings: TileSettings) -> (tempfile::TempDir, AtlasService, Ti
     (dir, atlas, tiles)
 }
 
+/// The signed key of `layers` at the current data version, as a URL carries it.
+async fn url_key(tiles: &TileService, layers: &[(String, String)]) -> String {
+    let key = tiles.key(layers).await.expect("key");
+    tiles.signed(&key).await.expect("signed")
+}
+
 fn layer(sel: &str, kinds: &str) -> Vec<(String, String)> {
     vec![(sel.to_owned(), kinds.to_owned())]
 }
@@ -143,11 +149,7 @@ fn layer(sel: &str, kinds: &str) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_requests_for_one_uncached_tile_render_it_once() {
     let (_d, _a, tiles) = service(TileSettings::default()).await;
-    let key = tiles
-        .key(&layer("county:bedfordshire", ""))
-        .await
-        .expect("key")
-        .encode();
+    let key = url_key(&tiles, &layer("county:bedfordshire", "")).await;
     let tile = TileId::containing(BEDFORD.0, BEDFORD.1, 9, 1);
     let asks = (0..100).map(|_| {
         let (tiles, key) = (tiles.clone(), key.clone());
@@ -175,7 +177,8 @@ async fn a_data_change_gives_new_keys_and_refuses_the_old() {
         .await
         .expect("key");
     let tile = TileId::containing(LUTON.0, LUTON.1, 11, 1);
-    let before = tiles.get(&old.encode(), tile).await.expect("tile");
+    let old_url = tiles.signed(&old).await.expect("signed");
+    let before = tiles.get(&old_url, tile).await.expect("tile");
     // A newspaper reaching a circle around Luton changes the coverage.
     let wide = crate::atlas::NewOutlet {
         name: "Luton Wide Post".into(),
@@ -193,9 +196,10 @@ async fn a_data_change_gives_new_keys_and_refuses_the_old() {
         .await
         .expect("key");
     assert_ne!(new.encode(), old.encode());
-    let err = tiles.get(&old.encode(), tile).await.expect_err("stale key");
+    let err = tiles.get(&old_url, tile).await.expect_err("stale key");
     assert!(err.to_string().contains("reload the map"), "{err}");
-    let after = tiles.get(&new.encode(), tile).await.expect("tile");
+    let new_url = tiles.signed(&new).await.expect("signed");
+    let after = tiles.get(&new_url, tile).await.expect("tile");
     assert_ne!(after.png, before.png, "the image changed with the data");
     assert!(TileKey::decode("not-a-key").is_err());
 }
@@ -208,11 +212,7 @@ async fn the_disk_cache_survives_a_restart_and_a_damaged_file() {
         ..TileSettings::default()
     };
     let (_d, atlas, tiles) = service(settings.clone()).await;
-    let key = tiles
-        .key(&layer("unit:luton", ""))
-        .await
-        .expect("key")
-        .encode();
+    let key = url_key(&tiles, &layer("unit:luton", "")).await;
     let tile = TileId::containing(LUTON.0, LUTON.1, 10, 2);
     let first = tiles.get(&key, tile).await.expect("tile");
     assert_eq!(tiles.renders(), 1);
@@ -249,11 +249,7 @@ async fn memory_stays_within_its_budget() {
         ..TileSettings::default()
     })
     .await;
-    let key = tiles
-        .key(&layer("area:east-of-england", ""))
-        .await
-        .expect("key")
-        .encode();
+    let key = url_key(&tiles, &layer("area:east-of-england", "")).await;
     let centre = TileId::containing(0.5, 52.2, 9, 1);
     for dx in 0..3 {
         for dy in 0..3 {
@@ -403,4 +399,39 @@ fn a_ring_larger_than_the_tile_is_clipped_to_it() {
         &mut out,
     );
     assert!(out.is_empty());
+}
+
+#[tokio::test]
+async fn only_keys_signed_with_the_databases_key_are_served() {
+    let (_d, atlas, tiles) = service(TileSettings::default()).await;
+    let key = tiles.key(&layer("unit:luton", "")).await.expect("key");
+    let signed = tiles.signed(&key).await.expect("signed");
+    let tile = TileId::containing(LUTON.0, LUTON.1, 10, 1);
+    tiles
+        .get(&signed, tile)
+        .await
+        .expect("a signed key is served");
+    // Another replica on the same database reads the same signing key.
+    let replica = TileService::new(atlas, TileSettings::default());
+    assert_eq!(replica.signed(&key).await.expect("signed"), signed);
+    replica.get(&signed, tile).await.expect("and serves it");
+    // Unsigned, forged, truncated, or signed by another database: refused.
+    let (_d2, _a2, elsewhere) = service(TileSettings::default()).await;
+    let foreign = elsewhere.signed(&key).await.expect("signed");
+    let mut forged = signed.clone();
+    let last = forged.pop().expect("char");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for bad in [
+        key.encode(),
+        forged,
+        signed[..signed.len() - 4].to_owned(),
+        foreign,
+    ] {
+        let err = tiles.get(&bad, tile).await.expect_err("refused");
+        assert!(matches!(err, Error::NotFound(_)), "{bad}: {err}");
+        assert!(
+            err.to_string().contains("not one this server handed out"),
+            "{err}"
+        );
+    }
 }
