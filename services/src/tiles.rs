@@ -9,6 +9,7 @@
 
 pub mod base;
 pub mod cache;
+mod pool;
 
 pub use cache::{Tile, TileKey, TileService, TileSettings};
 

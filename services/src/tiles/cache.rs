@@ -156,7 +156,7 @@ pub struct TileService {
     memory: Arc<Mutex<Memory>>,
     inflight: Arc<Mutex<HashMap<(String, TileId), Slot>>>,
     renders: Arc<AtomicU64>,
-    workers: Arc<tokio::sync::Semaphore>,
+    renderer: super::pool::RenderPool,
 }
 
 impl std::fmt::Debug for TileService {
@@ -182,7 +182,7 @@ impl TileService {
             inflight: Arc::default(),
             renders: Arc::default(),
             // Rendering leaves a core for pages and the API (one worker on two cores).
-            workers: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
+            renderer: super::pool::RenderPool::start(cores.saturating_sub(1)),
         }
     }
 
@@ -349,21 +349,17 @@ impl TileService {
                     .iter()
                     .map(|(s, k)| atlas.select(s, k))
                     .collect::<Result<Vec<_>>>()?;
-                let _permit = self
-                    .workers
-                    .acquire()
-                    .await
-                    .map_err(|e| Error::Internal(e.to_string()))?;
                 let atlas = atlas.clone();
-                let png = tokio::task::spawn_blocking(move || {
-                    if selections.is_empty() {
-                        super::base::render(&atlas, tile)
-                    } else {
-                        render(&atlas, &selections, tile)
-                    }
-                })
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))??;
+                let png = self
+                    .renderer
+                    .run(move || {
+                        if selections.is_empty() {
+                            super::base::render(&atlas, tile)
+                        } else {
+                            render(&atlas, &selections, tile)
+                        }
+                    })
+                    .await??;
                 self.renders.fetch_add(1, Ordering::Relaxed);
                 let t = match png {
                     Some(png) => Tile {
