@@ -123,6 +123,17 @@ pub enum OutletKind {
 impl OutletKind {
     pub const ALL: [Self; 4] = [Self::Newspaper, Self::Radio, Self::Tv, Self::Online];
 
+    /// The kind's place in [`OutletKind::ALL`] (for per-kind arrays).
+    #[must_use]
+    pub const fn index(self) -> usize {
+        match self {
+            Self::Newspaper => 0,
+            Self::Radio => 1,
+            Self::Tv => 2,
+            Self::Online => 3,
+        }
+    }
+
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {

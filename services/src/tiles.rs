@@ -258,23 +258,29 @@ fn rgb(kind: OutletKind) -> (u8, u8, u8) {
 /// seed's `lyrs=a,b,c`), with the layers' boundaries. `None` when the tile
 /// has nothing on it.
 ///
+/// Fills are not composited one by one (hundreds of passes over the tile's
+/// pixels): each fill's coverage is added into one buffer per outlet kind as
+/// optical depth, `-ln(1 - alpha)`, and each kind is composited once at the
+/// end with `alpha = 1 - e^-depth`, which is exactly what that many alpha fills
+/// of one colour give. Kinds are laid down in `OutletKind::ALL` order.
+///
 /// # Errors
 /// Encoding failed (a bug).
 pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Option<Vec<u8>>> {
     let bounds = tile.bounds();
     let size = tile.size();
-    let mut pixmap: Option<Pixmap> = None;
+    let mut coverage = Coverage::new(size)?;
     let mut land: Option<Mask> = None;
+    let mut outlines: Vec<tiny_skia::Path> = Vec::new();
     for sel in layers {
         // Outlets of one kind with the same regions as reach (every online
-        // outlet of an area, say) are one shape: fill it once with the alpha of
-        // n layers, 1 - (1 - a)^n, which is what n fills of one colour give.
+        // outlet of an area, say) are one shape: filled once, n deep.
         let mut groups: Vec<(OutletKind, &crate::atlas::Outlet, u32)> = Vec::new();
-        let mut by_reach: std::collections::HashMap<(OutletKind, String), usize> =
+        let mut by_reach: std::collections::HashMap<(OutletKind, &[String]), usize> =
             std::collections::HashMap::new();
         for o in atlas.outlets_in(sel) {
             if let crate::atlas::Reach::Regions(codes) = &o.reach {
-                let key = (o.kind, codes.join(","));
+                let key = (o.kind, codes.as_slice());
                 if let Some(&at) = by_reach.get(&key) {
                     groups[at].2 += 1;
                     continue;
@@ -284,13 +290,6 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
             groups.push((o.kind, o, 1));
         }
         for (kind, o, n) in groups {
-            let (r, g, b) = rgb(kind);
-            let one = f64::from(FILL_ALPHA) / 255.0;
-            let alpha = (1.0 - (1.0 - one).powi(i32::try_from(n).unwrap_or(i32::MAX))) * 255.0;
-            let mut paint = Paint::default();
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            paint.set_color_rgba8(r, g, b, alpha.round().clamp(0.0, 255.0) as u8);
-            paint.anti_alias = true;
             if let crate::atlas::Reach::Circle { radius_km } = o.reach {
                 // A transmitter's circle is a circle in Web Mercator: drawn as
                 // one and clipped to the land by a mask, not by polygon
@@ -312,68 +311,162 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
                 if land.is_none() {
                     land = Some(land_mask(atlas, tile)?);
                 }
-                canvas(&mut pixmap, size)?.fill_path(
-                    &p,
-                    &paint,
-                    FillRule::Winding,
-                    Transform::identity(),
-                    land.as_ref(),
-                );
+                coverage.add(kind, n, &p, FillRule::Winding, land.as_ref());
                 continue;
             }
             if !touches(bounds, atlas.reach_bounds(o)) {
                 continue;
             }
-            let Some(p) = path(tile, &atlas.reach_geometry(o).0) else {
-                continue;
-            };
-            canvas(&mut pixmap, size)?.fill_path(
-                &p,
-                &paint,
-                FillRule::EvenOdd,
-                Transform::identity(),
-                None,
-            );
+            if let Some(p) = path(tile, &atlas.reach_geometry(o).0) {
+                coverage.add(kind, n, &p, FillRule::EvenOdd, None);
+            }
         }
         for (_, _, boundary, outline) in atlas.boundaries(sel) {
-            if !touches(bounds, outline) {
-                continue;
+            if touches(bounds, outline) {
+                outlines.extend(path(tile, &boundary.0));
             }
-            let Some(p) = path(tile, &boundary.0) else {
-                continue;
-            };
-            let mut paint = Paint::default();
-            paint.set_color_rgba8(0x17, 0x32, 0x4d, 0xd0);
-            paint.anti_alias = true;
-            let stroke = Stroke {
-                width: 1.5 * f32::from(u8::try_from(tile.scale).unwrap_or(1)),
-                ..Stroke::default()
-            };
-            canvas(&mut pixmap, size)?.stroke_path(
-                &p,
-                &paint,
-                &stroke,
-                Transform::identity(),
-                None,
-            );
         }
     }
-    let Some(pm) = pixmap else { return Ok(None) };
+    let pm = match coverage.composite()? {
+        Some(pm) => pm,
+        None if outlines.is_empty() => return Ok(None),
+        None => canvas_for(size)?,
+    };
+    stroke_outlines(pm, &outlines, tile)
+}
+
+/// Strokes the selections' boundaries on `pm` and encodes it; `None` when the
+/// tile ends up empty.
+fn stroke_outlines(
+    mut pm: Pixmap,
+    outlines: &[tiny_skia::Path],
+    tile: TileId,
+) -> Result<Option<Vec<u8>>> {
+    let mut paint = Paint::default();
+    paint.set_color_rgba8(0x17, 0x32, 0x4d, 0xd0);
+    paint.anti_alias = true;
+    let stroke = Stroke {
+        width: 1.5 * f32::from(u8::try_from(tile.scale).unwrap_or(1)),
+        ..Stroke::default()
+    };
+    for p in outlines {
+        pm.stroke_path(p, &paint, &stroke, Transform::identity(), None);
+    }
     if pm.pixels().iter().all(|p| p.alpha() == 0) {
         return Ok(None);
     }
     encode(&pm).map(Some)
 }
 
-/// The tile's canvas, made for the first thing drawn: an empty tile costs none.
-fn canvas(pixmap: &mut Option<Pixmap>, size: u32) -> Result<&mut Pixmap> {
-    if pixmap.is_none() {
-        *pixmap =
-            Some(Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))?);
+fn canvas_for(size: u32) -> Result<Pixmap> {
+    Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
+}
+
+/// Reach fills added up per outlet kind (see [`render`]).
+struct Coverage {
+    size: u32,
+    /// Scratch: one fill's anti-aliased coverage.
+    scratch: Mask,
+    /// Optical depth per pixel, per kind (`OutletKind::ALL` order).
+    depth: [Option<Vec<f32>>; 4],
+}
+
+impl Coverage {
+    fn new(size: u32) -> Result<Self> {
+        Ok(Self {
+            size,
+            scratch: Mask::new(size, size).ok_or_else(|| Error::Internal("tile mask".into()))?,
+            depth: [None, None, None, None],
+        })
     }
-    pixmap
-        .as_mut()
-        .ok_or_else(|| Error::Internal("tile pixmap".into()))
+
+    /// Adds `n` fills of `path` in `kind`'s colour, clipped by `clip`.
+    fn add(
+        &mut self,
+        kind: OutletKind,
+        n: u32,
+        path: &tiny_skia::Path,
+        rule: FillRule,
+        clip: Option<&Mask>,
+    ) {
+        let size = self.size as usize;
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let (x0, y0, x1, y1) = {
+            let b = path.bounds();
+            let clamp = |v: f32| (v.max(0.0) as usize).min(size);
+            (
+                clamp(b.left().floor()),
+                clamp(b.top().floor()),
+                clamp(b.right().ceil() + 1.0),
+                clamp(b.bottom().ceil() + 1.0),
+            )
+        };
+        if x0 >= x1 || y0 >= y1 {
+            return;
+        }
+        self.scratch
+            .fill_path(path, rule, true, Transform::identity());
+        // The depth one pixel gains at each coverage: n fills of alpha `a`
+        // over a fraction c of the pixel.
+        let a = f32::from(FILL_ALPHA) / 255.0;
+        #[allow(clippy::cast_precision_loss)]
+        let n = n as f32;
+        let gain: Vec<f32> = (0..=255u8)
+            .map(|c| -n * (1.0 - a * f32::from(c) / 255.0).ln())
+            .collect();
+        let slot = kind.index();
+        let depth = self.depth[slot].get_or_insert_with(|| vec![0.0; size * size]);
+        let cover = self.scratch.data_mut();
+        let clip = clip.map(Mask::data);
+        for y in y0..y1 {
+            let row = y * size;
+            for i in row + x0..row + x1 {
+                let mut c = cover[i];
+                if c == 0 {
+                    continue;
+                }
+                cover[i] = 0;
+                if let Some(clip) = clip {
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        c = ((u16::from(c) * u16::from(clip[i]) + 127) / 255) as u8;
+                    }
+                }
+                depth[i] += gain[usize::from(c)];
+            }
+        }
+    }
+
+    /// The kinds laid down in order, as a premultiplied pixmap; `None` when
+    /// nothing was filled.
+    fn composite(self) -> Result<Option<Pixmap>> {
+        if self.depth.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        let mut pm = canvas_for(self.size)?;
+        let pixels = pm.data_mut();
+        for (kind, depth) in OutletKind::ALL.iter().zip(&self.depth) {
+            let Some(depth) = depth else { continue };
+            let (r, g, b) = rgb(*kind);
+            let (r, g, b) = (f32::from(r), f32::from(g), f32::from(b));
+            for (i, &d) in depth.iter().enumerate() {
+                if d <= 0.0 {
+                    continue;
+                }
+                let a = 1.0 - (-d).exp();
+                let px = &mut pixels[i * 4..i * 4 + 4];
+                let keep = 1.0 - a;
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                {
+                    px[0] = (r * a + f32::from(px[0]) * keep).round() as u8;
+                    px[1] = (g * a + f32::from(px[1]) * keep).round() as u8;
+                    px[2] = (b * a + f32::from(px[2]) * keep).round() as u8;
+                    px[3] = (255.0 * a + f32::from(px[3]) * keep).round() as u8;
+                }
+            }
+        }
+        Ok(Some(pm))
+    }
 }
 
 /// The radius in pixels of a reach circle of `radius_km` around latitude `lat`

@@ -155,10 +155,6 @@ fn union_bounds(a: Bounds, b: Bounds) -> Bounds {
     ]
 }
 
-fn kind_index(kind: OutletKind) -> usize {
-    OutletKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
-}
-
 /// A polygon approximating a circle on the sphere (64 sides).
 fn circle(lon: f64, lat: f64, radius_km: f64) -> Polygon<f64> {
     let dlat = radius_km / 111.32;
@@ -489,7 +485,7 @@ impl Atlas {
                 // Outlets based inside the reach.
                 for other in &self.outlets {
                     if g.contains(&Point::new(other.lon, other.lat)) {
-                        stats.outlets_by_kind[kind_index(other.kind)] += 1;
+                        stats.outlets_by_kind[other.kind.index()] += 1;
                     }
                 }
             }
@@ -1105,7 +1101,7 @@ fn build_atlas(
     for (o, leaf) in outlets.iter_mut().zip(outlet_leaves) {
         o.unit = leaf;
         if let Some(leaf) = leaf {
-            let k = kind_index(o.kind);
+            let k = o.kind.index();
             roll_up(&mut nodes, leaf, &|n| n.outlets[k] += 1);
         }
     }

@@ -435,3 +435,33 @@ async fn only_keys_signed_with_the_databases_key_are_served() {
         );
     }
 }
+
+#[test]
+fn fills_add_up_like_alpha_blending_of_one_colour() {
+    let mut coverage = Coverage::new(16).expect("coverage");
+    let square =
+        PathBuilder::from_rect(tiny_skia::Rect::from_ltrb(0.0, 0.0, 16.0, 16.0).expect("rect"));
+    let left =
+        PathBuilder::from_rect(tiny_skia::Rect::from_ltrb(0.0, 0.0, 8.0, 16.0).expect("rect"));
+    coverage.add(OutletKind::Newspaper, 1, &square, FillRule::Winding, None);
+    coverage.add(OutletKind::Newspaper, 2, &left, FillRule::Winding, None);
+    let pm = coverage.composite().expect("composite").expect("filled");
+    let a = f64::from(FILL_ALPHA) / 255.0;
+    let expect = |n: i32| (255.0 * (1.0 - (1.0 - a).powi(n))).round();
+    // Right half: one fill. Left half: three (1 + a group of 2).
+    let right = pm.pixel(12, 8).expect("pixel").alpha();
+    let left = pm.pixel(3, 8).expect("pixel").alpha();
+    assert!(
+        (f64::from(right) - expect(1)).abs() <= 1.0,
+        "{right} vs {}",
+        expect(1)
+    );
+    assert!(
+        (f64::from(left) - expect(3)).abs() <= 1.0,
+        "{left} vs {}",
+        expect(3)
+    );
+    // Straight colour is the kind's, whatever the depth.
+    let c = pm.pixel(3, 8).expect("pixel").demultiply();
+    assert!((i32::from(c.red()) - 0xc2).abs() <= 2 && (i32::from(c.green()) - 0x41).abs() <= 2);
+}
