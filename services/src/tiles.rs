@@ -417,22 +417,24 @@ impl Coverage {
         let slot = kind.index();
         let depth = self.depth[slot].get_or_insert_with(|| vec![0.0; size * size]);
         let cover = self.scratch.data_mut();
-        let clip = clip.map(Mask::data);
         for y in y0..y1 {
-            let row = y * size;
-            for i in row + x0..row + x1 {
-                let mut c = cover[i];
-                if c == 0 {
-                    continue;
-                }
-                cover[i] = 0;
-                if let Some(clip) = clip {
-                    #[allow(clippy::cast_possible_truncation)]
-                    {
-                        c = ((u16::from(c) * u16::from(clip[i]) + 127) / 255) as u8;
+            let row = y * size + x0..y * size + x1;
+            let (cover, depth) = (&mut cover[row.clone()], &mut depth[row.clone()]);
+            match clip {
+                None => {
+                    for (c, d) in cover.iter_mut().zip(depth) {
+                        *d += gain[usize::from(*c)];
+                        *c = 0;
                     }
                 }
-                depth[i] += gain[usize::from(c)];
+                Some(clip) => {
+                    for ((c, d), l) in cover.iter_mut().zip(depth).zip(&clip.data()[row]) {
+                        // Coverage times the land's, both out of 255.
+                        let c2 = (u32::from(*c) * u32::from(*l) + 127) / 255;
+                        *d += gain[c2 as usize];
+                        *c = 0;
+                    }
+                }
             }
         }
     }
@@ -444,24 +446,33 @@ impl Coverage {
             return Ok(None);
         }
         let mut pm = canvas_for(self.size)?;
-        let pixels = pm.data_mut();
-        for (kind, depth) in OutletKind::ALL.iter().zip(&self.depth) {
-            let Some(depth) = depth else { continue };
-            let (r, g, b) = rgb(*kind);
-            let (r, g, b) = (f32::from(r), f32::from(g), f32::from(b));
-            for (i, &d) in depth.iter().enumerate() {
+        let layers: Vec<([f32; 4], &[f32])> = OutletKind::ALL
+            .iter()
+            .zip(&self.depth)
+            .filter_map(|(kind, depth)| {
+                let (r, g, b) = rgb(*kind);
+                let colour = [f32::from(r), f32::from(g), f32::from(b), 255.0];
+                depth.as_deref().map(|d| (colour, d))
+            })
+            .collect();
+        // One pass over the pixels, in floats, rounded once when stored.
+        for (i, px) in pm.data_mut().chunks_exact_mut(4).enumerate() {
+            let mut out = [0.0f32; 4];
+            for (colour, depth) in &layers {
+                let d = depth[i];
                 if d <= 0.0 {
                     continue;
                 }
                 let a = 1.0 - (-d).exp();
-                let px = &mut pixels[i * 4..i * 4 + 4];
-                let keep = 1.0 - a;
+                for (o, c) in out.iter_mut().zip(colour) {
+                    *o = c * a + *o * (1.0 - a);
+                }
+            }
+            for (p, o) in px.iter_mut().zip(out) {
+                // In 0..=255: truncating after adding a half rounds.
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
                 {
-                    px[0] = (r * a + f32::from(px[0]) * keep).round() as u8;
-                    px[1] = (g * a + f32::from(px[1]) * keep).round() as u8;
-                    px[2] = (b * a + f32::from(px[2]) * keep).round() as u8;
-                    px[3] = (255.0 * a + f32::from(px[3]) * keep).round() as u8;
+                    *p = (o + 0.5) as u8;
                 }
             }
         }
