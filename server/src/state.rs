@@ -1,5 +1,7 @@
 //! The state built once at start-up and shared by every request.
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
@@ -7,13 +9,34 @@ use services::{auth::AuthConfig, db::PoolSettings, Db, JobSettings, Services};
 
 use crate::Config;
 
-/// Everything a handler may need. Cloning is cheap.
-#[derive(Clone, Debug, FromRef)]
-pub struct AppState {
+/// Everything a handler may need. Axum clones the state for every request and
+/// every middleware, so it is one reference count to clone (the fields, read
+/// through `Deref`, hold strings and a dozen handles).
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub map_settings: app::pages::map::MapSettings,
     pub services: Services,
     pub http: HttpSettings,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// Leptos's routes read their options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
 }
 
 /// How the server treats HTTP details that depend on where it is deployed.
@@ -86,7 +109,7 @@ impl AppState {
             .site_addr(config.bind)
             .env(leptos::config::Env::PROD)
             .build();
-        Self {
+        Self(Arc::new(Shared {
             leptos_options,
             map_settings: app::pages::map::MapSettings {
                 basemap_url: config.basemap_url.clone(),
@@ -103,7 +126,7 @@ impl AppState {
                     min_vector_zoom: config.vector_min_zoom,
                 },
             },
-        }
+        }))
     }
 }
 
