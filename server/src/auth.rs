@@ -43,13 +43,12 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         )
             .into_response();
     }
-    // Built assets, tiles and the health check never depend on who asks: no
-    // session lookup (a database read) for every script, stylesheet, map icon
-    // and tile (a coverage tile's signed key is its own permission).
+    // Built assets and the health check never depend on who asks: no session
+    // lookup (a database read) for every script, stylesheet and map icon.
+    // (Tiles do not pass through this middleware at all: see `routes.rs`.)
     let path = req.uri().path();
     let needs_principal = !(path.starts_with("/pkg/")
         || path.starts_with("/leaflet/")
-        || path.starts_with("/tiles/")
         || path == "/favicon.svg"
         || path == "/healthz");
     let principal = match cookie(req.headers(), SESSION_COOKIE).filter(|_| needs_principal) {

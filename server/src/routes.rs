@@ -42,6 +42,21 @@ pub fn router(state: AppState) -> Router {
     );
 
     let authenticate = middleware::from_fn_with_state(state.clone(), crate::auth::authenticate);
+    let replica = SetResponseHeaderLayer::overriding(
+        header::HeaderName::from_static("x-switchboard-replica"),
+        HeaderValue::from_static(services::replica_id()),
+    );
+    // Tiles are the hot path (a map view asks for dozens): they depend on no
+    // session (a coverage key is signed, the basemap is public), set their own
+    // caching, and are PNG, which does not compress. So they skip the session,
+    // timeout, revalidation and compression layers.
+    let tiles = Router::new()
+        .route("/tiles/base/{z}/{x}/{file}", get(crate::tiles::base))
+        .route(
+            "/tiles/coverage/{key}/{z}/{x}/{file}",
+            get(crate::tiles::coverage),
+        )
+        .layer(replica.clone());
 
     Router::new()
         .route("/healthz", get(healthz))
@@ -51,11 +66,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tiles/key", get(crate::tiles::key))
         .route("/api/map/plan", get(crate::tiles::plan))
         .route("/api/map/at", get(crate::tiles::at))
-        .route("/tiles/base/{z}/{x}/{file}", get(crate::tiles::base))
-        .route(
-            "/tiles/coverage/{key}/{z}/{x}/{file}",
-            get(crate::tiles::coverage),
-        )
         .route("/api/features/index.json", get(crate::features::index))
         .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))
@@ -108,11 +118,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(authenticate),
         )
         .layer(revalidate)
-        .layer(SetResponseHeaderLayer::overriding(
-            header::HeaderName::from_static("x-switchboard-replica"),
-            HeaderValue::from_static(services::replica_id()),
-        ))
+        .layer(replica)
         .layer(CompressionLayer::new())
+        .merge(tiles)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
