@@ -296,44 +296,59 @@ fn tile_benches(
 
     // Switchboard: the seed command renders the same tiles one at a time into
     // a disk cache (which nginx then serves).
+    // Three timing passes in fresh processes (nothing cached), the best
+    // counted as for Mapnik; a last pass writes the disk cache nginx serves.
     let disk = scratch.join("tiles");
-    let seed = Command::new(bin)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--tile-cache-dir")
-        .arg(&disk)
-        .args([
-            "tiles",
-            "seed",
-            "--sel",
-            TILE_SELECTION,
-            "--zooms",
-            TILE_ZOOMS,
-        ])
-        .output()
-        .context("seeding tiles")?;
-    let out = String::from_utf8_lossy(&seed.stdout).into_owned();
-    anyhow::ensure!(
-        seed.status.success(),
-        "tiles seed: {}",
-        String::from_utf8_lossy(&seed.stderr)
-    );
-    // "seeded N tiles of ... in S s; data version V"
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let s_tiles: u64 = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0);
-    let s_secs: f64 = words
-        .iter()
-        .position(|w| *w == "in")
-        .and_then(|i| words.get(i + 1))
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(0.0);
+    let seed = |cache: Option<&Path>| -> Result<(u64, f64, String)> {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data-dir").arg(data);
+        if let Some(dir) = cache {
+            cmd.arg("--tile-cache-dir").arg(dir);
+        }
+        let out = cmd
+            .args([
+                "tiles",
+                "seed",
+                "--sel",
+                TILE_SELECTION,
+                "--zooms",
+                TILE_ZOOMS,
+            ])
+            .output()
+            .context("seeding tiles")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "tiles seed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "seeded N tiles of ... in S s (...); data version V"
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let tiles: u64 = words.get(1).and_then(|w| w.parse().ok()).unwrap_or(0);
+        let secs: f64 = words
+            .iter()
+            .position(|w| *w == "in")
+            .and_then(|i| words.get(i + 1))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(f64::INFINITY);
+        Ok((tiles, secs, text))
+    };
+    let mut best = (0, f64::INFINITY, String::new());
+    for _ in 0..3 {
+        let pass = seed(None)?;
+        if pass.1 < best.1 {
+            best = pass;
+        }
+    }
+    let (s_tiles, s_secs, out) = best;
+    seed(Some(&disk))?;
     let s_ms = s_secs * 1000.0 / s_tiles.max(1) as f64;
     anyhow::ensure!(
         s_tiles == m_tiles,
         "the two renderers drew different tile sets ({s_tiles} vs {m_tiles})"
     );
     println!(
-        "Coverage tiles of {TILE_SELECTION} ({} outlets), zooms {TILE_ZOOMS}: {s_tiles} tiles of 256 px, one thread each, PNG included\n",
+        "Coverage tiles of {TILE_SELECTION} ({} outlets), zooms {TILE_ZOOMS}: {s_tiles} tiles of 256 px, one thread each, PNG included, best of 3 passes each\n",
         index["total"]
     );
     println!("| renderer | ms per tile | PNG bytes | Switchboard is |");
