@@ -138,7 +138,11 @@ type Slot = Arc<tokio::sync::OnceCell<Tile>>;
 
 #[derive(Default)]
 struct Memory {
+    /// Each tile with the tick it was last used at.
     map: HashMap<(String, TileId), (Tile, u64)>,
+    /// Tiles by the tick they were stored at. A hit only bumps the tick in
+    /// `map` (no reordering, no allocation); eviction gives an entry used since
+    /// it was stored a second chance at its newer tick.
     order: BTreeMap<u64, (String, TileId)>,
     bytes: usize,
     tick: u64,
@@ -394,15 +398,9 @@ impl TileService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         m.tick += 1;
         let tick = m.tick;
-        let (tile, old) = {
-            let entry = m.map.get_mut(id)?;
-            let old = entry.1;
-            entry.1 = tick;
-            (entry.0.clone(), old)
-        };
-        m.order.remove(&old);
-        m.order.insert(tick, id.clone());
-        Some(tile)
+        let entry = m.map.get_mut(id)?;
+        entry.1 = tick;
+        Some(entry.0.clone())
     }
 
     fn remember(&self, id: (String, TileId), t: Tile) {
@@ -416,18 +414,27 @@ impl TileService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         m.tick += 1;
         let tick = m.tick;
-        if let Some((old, at)) = m.map.insert(id.clone(), (t, tick)) {
-            m.order.remove(&at);
+        if let Some((old, _)) = m.map.insert(id.clone(), (t, tick)) {
+            // Its older place in `order` is found stale and dropped later.
             m.bytes -= old.cost();
         }
         m.order.insert(tick, id);
         m.bytes += cost;
         while m.bytes > self.settings.memory_bytes {
-            let Some((_, oldest)) = m.order.pop_first() else {
+            let Some((at, oldest)) = m.order.pop_first() else {
                 break;
             };
-            if let Some((old, _)) = m.map.remove(&oldest) {
-                m.bytes -= old.cost();
+            match m.map.get(&oldest).map(|(_, used)| *used) {
+                // Used (or stored again) since: keep it, at its newer tick.
+                Some(used) if used != at => {
+                    m.order.insert(used, oldest);
+                }
+                Some(_) => {
+                    if let Some((old, _)) = m.map.remove(&oldest) {
+                        m.bytes -= old.cost();
+                    }
+                }
+                None => {}
             }
         }
     }

@@ -465,3 +465,28 @@ fn fills_add_up_like_alpha_blending_of_one_colour() {
     let c = pm.pixel(3, 8).expect("pixel").demultiply();
     assert!((i32::from(c.red()) - 0xc2).abs() <= 2 && (i32::from(c.green()) - 0x41).abs() <= 2);
 }
+
+#[tokio::test]
+async fn the_memory_cache_evicts_the_least_recently_used_tile() {
+    // Room for three empty tiles (64 bytes each).
+    let (_d, _a, tiles) = service(TileSettings {
+        memory_bytes: 3 * 64,
+        ..TileSettings::default()
+    })
+    .await;
+    let key = url_key(&tiles, &layer("unit:luton", "")).await;
+    let atlantic = |x| TileId::new(6, x, 0, 1).expect("tile");
+    for x in 0..3 {
+        tiles.get(&key, atlantic(x)).await.expect("tile");
+    }
+    assert_eq!(tiles.renders(), 3);
+    tiles.get(&key, atlantic(0)).await.expect("a hit");
+    assert_eq!(tiles.renders(), 3);
+    // A fourth tile: the least recently used (1, not 0) makes room.
+    tiles.get(&key, atlantic(3)).await.expect("tile");
+    assert_eq!(tiles.renders(), 4);
+    tiles.get(&key, atlantic(0)).await.expect("still cached");
+    assert_eq!(tiles.renders(), 4);
+    tiles.get(&key, atlantic(1)).await.expect("rendered again");
+    assert_eq!(tiles.renders(), 5);
+}
