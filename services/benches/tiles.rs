@@ -49,20 +49,41 @@ fn benches(c: &mut Criterion) {
         .expect("render")
         .expect("png");
     let rgba = image::load_from_memory(&png).expect("png").to_rgba8();
-    g.bench_function("image PngEncoder, fast + adaptive", |b| {
-        b.iter(|| {
+    // Speed against size: the renderer uses fast + adaptive.
+    use image::codecs::png::{CompressionType, FilterType};
+    for (name, compression, filter) in [
+        (
+            "fast + adaptive (used)",
+            CompressionType::Fast,
+            FilterType::Adaptive,
+        ),
+        (
+            "fast + no filter",
+            CompressionType::Fast,
+            FilterType::NoFilter,
+        ),
+        (
+            "default + adaptive",
+            CompressionType::Default,
+            FilterType::Adaptive,
+        ),
+        (
+            "best + adaptive",
+            CompressionType::Best,
+            FilterType::Adaptive,
+        ),
+    ] {
+        let encode = || {
             use image::ImageEncoder as _;
             let mut out = Vec::new();
-            image::codecs::png::PngEncoder::new_with_quality(
-                &mut out,
-                image::codecs::png::CompressionType::Fast,
-                image::codecs::png::FilterType::Adaptive,
-            )
-            .write_image(&rgba, 256, 256, image::ExtendedColorType::Rgba8)
-            .expect("encode");
+            image::codecs::png::PngEncoder::new_with_quality(&mut out, compression, filter)
+                .write_image(&rgba, 256, 256, image::ExtendedColorType::Rgba8)
+                .expect("encode");
             out
-        });
-    });
+        };
+        eprintln!("PNG {name}: {} bytes", encode().len());
+        g.bench_function(name, |b| b.iter(encode));
+    }
     g.finish();
 }
 

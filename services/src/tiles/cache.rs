@@ -185,8 +185,8 @@ impl TileService {
             memory: Arc::default(),
             inflight: Arc::default(),
             renders: Arc::default(),
-            // Rendering leaves a core for pages and the API (one worker on two cores).
-            renderer: super::pool::RenderPool::start(cores.saturating_sub(1)),
+            // One render thread per core, at a lower priority (see `pool`).
+            renderer: super::pool::RenderPool::start(cores),
         }
     }
 

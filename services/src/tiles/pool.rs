@@ -1,6 +1,6 @@
-//! The threads that render tiles: `cores - 1` of them (at least one), each at
-//! a lower CPU priority (nice 10 on Linux), so that pages, API answers and
-//! the browser on the same machine never wait behind a render. Jobs queue in
+//! The threads that render tiles: one per core, each at a lower CPU priority
+//! (nice 10 on Linux), so that they use idle cores fully but pages, API
+//! answers and the browser on the same machine never wait behind a render. Jobs queue in
 //! order; the threads end when the last handle to the pool is dropped.
 
 use std::sync::{mpsc, Arc, Mutex};
