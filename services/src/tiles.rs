@@ -168,8 +168,12 @@ fn path<'a>(
                 max_y = max_y.max(py);
                 ring_px.push((px, py));
             }
-            // A ring outside the tile (with room for a stroke) adds nothing.
+            // A ring outside the tile (with room for a stroke), or thinner than
+            // a quarter pixel at this zoom, adds nothing (and tiny-skia warns
+            // about filling a line).
             if ring_px.len() < 3
+                || max_x - min_x < 0.25
+                || max_y - min_y < 0.25
                 || max_x < -MARGIN
                 || max_y < -MARGIN
                 || min_x > edge + MARGIN
