@@ -87,3 +87,88 @@ impl Template {
         self.sections.iter().map(|s| s.items.len()).sum()
     }
 }
+
+/// What an automated check concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Everything checked is as it should be.
+    Pass,
+    /// Usable, but look at it (a certificate close to expiry, a 4xx answer).
+    Warn,
+    /// Something checked is wrong (TTL too high, port closed, certificate expired).
+    Fail,
+    /// The check could not run (no DNS server, nothing to check): it says why.
+    CannotRun,
+}
+
+impl Verdict {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+            Self::CannotRun => "cannot_run",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Pass, Self::Warn, Self::Fail, Self::CannotRun]
+            .into_iter()
+            .find(|v| v.as_str() == name)
+    }
+
+    /// A word for people.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "Pass",
+            Self::Warn => "Warning",
+            Self::Fail => "Fail",
+            Self::CannotRun => "Could not run",
+        }
+    }
+
+    /// The worse of two verdicts (a check's verdict is the worst of its evidence).
+    #[must_use]
+    pub fn worst(self, other: Self) -> Self {
+        let rank = |v: Self| match v {
+            Self::Pass => 0,
+            Self::Warn => 1,
+            Self::CannotRun => 2,
+            Self::Fail => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One line of a check's evidence: one name, one port, one certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// What was looked at: `www.example.com A`, `smtp 192.0.2.7:25`.
+    pub subject: String,
+    pub verdict: Verdict,
+    /// What was seen, in words: `TTL 3600 s (limit 300 s)`, `refused`, `expires in 9 days`.
+    pub detail: String,
+}
+
+/// The outcome of one run of an automated check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub check: AutomatedCheck,
+    /// The worst verdict of the evidence (or `CannotRun` with the reason in `summary`).
+    pub verdict: Verdict,
+    /// One sentence for the page.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    /// How long the run took.
+    pub elapsed_ms: u64,
+}
