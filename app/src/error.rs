@@ -28,6 +28,9 @@ pub enum AppError {
     /// Someone else is doing this right now; the message says who and since when.
     #[error("{0}.")]
     Busy(String),
+    /// Someone changed the thing since the page showed it; nothing was stored.
+    #[error("{0}")]
+    Conflict(String),
     /// A part behind the server (the database, say) is unavailable.
     #[error("The server could not answer: {0}. Try again in a moment.")]
     Unavailable(String),
@@ -55,7 +58,7 @@ impl AppError {
             Self::Unauthenticated => http::StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => http::StatusCode::FORBIDDEN,
             Self::Gone(_) => http::StatusCode::GONE,
-            Self::Busy(_) => http::StatusCode::CONFLICT,
+            Self::Busy(_) | Self::Conflict(_) => http::StatusCode::CONFLICT,
             Self::Unavailable(_) => http::StatusCode::SERVICE_UNAVAILABLE,
             Self::Transport(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -76,6 +79,7 @@ impl From<services::Error> for AppError {
             E::Forbidden { .. } => Self::Forbidden(err.to_string()),
             E::Gone(why) => Self::Gone(capitalise(why)),
             E::Busy(why) => Self::Busy(capitalise(why)),
+            E::Conflict(why) => Self::Conflict(capitalise(why)),
             E::LoginFailed | E::Throttled { .. } => Self::Invalid(capitalise(&err.to_string())),
             E::Database(_) | E::Migrate(_) | E::Internal(_) => {
                 tracing::error!(error = ?err, "service failure");

@@ -16,7 +16,7 @@ pub fn error(e: &Error) -> Response {
         Error::Invalid(_) => StatusCode::BAD_REQUEST,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-        Error::Busy(_) => StatusCode::CONFLICT,
+        Error::Busy(_) | Error::Conflict(_) => StatusCode::CONFLICT,
         _ => {
             tracing::error!(error = ?e, "request failed");
             StatusCode::SERVICE_UNAVAILABLE

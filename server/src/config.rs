@@ -99,6 +99,22 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_VECTOR_MIN_ZOOM", default_value_t = model::geo::AutoMode::default().min_vector_zoom, value_parser = clap::value_parser!(u8).range(0..=20))]
     pub vector_min_zoom: u8,
 
+    /// Checklist checks: the DNS server to ask (ip:port); the system's resolver when unset.
+    #[arg(long, env = "SWITCHBOARD_CHECK_DNS")]
+    pub check_dns: Option<SocketAddr>,
+
+    /// Checklist checks: seconds each network step may take (connect, query, handshake).
+    #[arg(long, env = "SWITCHBOARD_CHECK_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub check_timeout: u64,
+
+    /// Checklist checks: a PEM file of extra trusted CA certificates (a company CA).
+    #[arg(long, env = "SWITCHBOARD_CHECK_CA")]
+    pub check_ca: Option<PathBuf>,
+
+    /// Checklist checks: a certificate expiring within this many days is a warning.
+    #[arg(long, env = "SWITCHBOARD_CHECK_EXPIRY_WARN_DAYS", default_value_t = 21)]
+    pub check_expiry_warn_days: u32,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -77,6 +77,16 @@ impl AppState {
                 disk: config.tile_cache_dir.clone(),
                 cache_empty: !config.no_empty_tile_cache,
             },
+            checks: services::probe::ProbeConfig {
+                dns_server: config.check_dns,
+                timeout: std::time::Duration::from_secs(config.check_timeout),
+                extra_roots_pem: match &config.check_ca {
+                    Some(path) => std::fs::read(path)
+                        .with_context(|| format!("cannot read the CA file {}", path.display()))?,
+                    None => Vec::new(),
+                },
+                expiry_warn_days: config.check_expiry_warn_days,
+            },
         };
         let services = Services::with_jobs(db, AuthConfig::default(), &jobs);
         services

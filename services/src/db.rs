@@ -110,6 +110,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0005_geography.sql"),
         postgres: sql_file!("postgres/0005_geography.sql"),
     },
+    Step {
+        version: 6,
+        description: "working migrations and their checklists",
+        sqlite: sql_file!("0006_migrations.sql"),
+        postgres: sql_file!("postgres/0006_migrations.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -33,6 +33,10 @@ pub enum Error {
     /// message says who and since when.
     #[error("{0}")]
     Busy(String),
+    /// The change was made on a stale view: someone changed the thing since;
+    /// the message says who and what, and nothing was stored.
+    #[error("{0}")]
+    Conflict(String),
     /// The database could not be reached or answered an error.
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),

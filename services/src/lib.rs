@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod jobs;
+pub mod probe;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod tiles;
@@ -41,6 +42,8 @@ pub struct JobSettings {
     pub housekeeping_every: std::time::Duration,
     /// The tile caches.
     pub tiles: tiles::TileSettings,
+    /// How the checklist's automated checks reach DNS, TLS and ports.
+    pub checks: probe::ProbeConfig,
 }
 
 impl Default for JobSettings {
@@ -48,6 +51,7 @@ impl Default for JobSettings {
         Self {
             housekeeping_every: std::time::Duration::from_secs(600),
             tiles: tiles::TileSettings::default(),
+            checks: probe::ProbeConfig::default(),
         }
     }
 }
@@ -84,7 +88,11 @@ impl Services {
         );
         Self {
             auth,
-            checklist: checklist::ChecklistService::new(db.clone()),
+            checklist: checklist::ChecklistService::with(
+                db.clone(),
+                auth::Clock::default(),
+                jobs.checks.clone(),
+            ),
             geo: geo::GeoService::shipped(),
             scheduler,
             tiles: tiles::TileService::new(atlas_service.clone(), jobs.tiles.clone()),

@@ -1,25 +1,51 @@
-//! Migration checklists: the template staff work from.
+//! Migration checklists: the template staff edit, the working checklist each
+//! migration copies from it, and the automated checks that verify its points.
+
+mod export;
+mod migrations;
+mod template;
+pub mod time;
 
 use std::collections::HashMap;
 
 use model::checklist::{AutomatedCheck, Template, TemplateItem, TemplateSection};
 use sqlx::Row;
 
-use crate::{Db, Error, Result};
+use crate::{auth::Clock, probe::ProbeConfig, Db, Error, Result};
+
+pub use export::{csv, markdown};
+pub use migrations::{share_selection, shared_id, DEFAULT_TTL_LIMIT};
 
 /// The slug of the template the migrations ship.
 pub const DEFAULT_TEMPLATE: &str = "site-service-migration";
 
-/// Reads checklist templates.
+/// Every automated check, in the order pages show them.
+pub const CHECKS: [AutomatedCheck; 4] = [
+    AutomatedCheck::DnsTtl,
+    AutomatedCheck::TlsCertificate,
+    AutomatedCheck::ServicePorts,
+    AutomatedCheck::HttpHost,
+];
+
+/// Templates, migrations and their checks.
 #[derive(Clone, Debug)]
 pub struct ChecklistService {
     db: Db,
+    clock: Clock,
+    probe: ProbeConfig,
 }
 
 impl ChecklistService {
+    /// The service with the system DNS and default check settings.
     #[must_use]
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self::with(db, Clock::default(), ProbeConfig::default())
+    }
+
+    /// The service on `clock`, checking with `probe`'s settings.
+    #[must_use]
+    pub fn with(db: Db, clock: Clock, probe: ProbeConfig) -> Self {
+        Self { db, clock, probe }
     }
 
     /// The template `slug` with its sections and items, in order.
@@ -45,7 +71,7 @@ impl ChecklistService {
         .fetch_all(pool)
         .await?;
         let items = sqlx::query(
-            "SELECT i.id, i.section_id, i.text, i.guidance, i.automated_check \
+            "SELECT i.id, i.section_id, i.text, i.guidance, i.automated_check, i.retired_at \
              FROM checklist_template_item i \
              JOIN checklist_template_section s ON s.id = i.section_id \
              WHERE s.template_id = $1 ORDER BY i.section_id, i.position",
@@ -65,6 +91,7 @@ impl ChecklistService {
                     text: row.try_get("text")?,
                     guidance: row.try_get("guidance")?,
                     automated_check: check.as_deref().and_then(AutomatedCheck::from_name),
+                    retired: row.try_get::<Option<i64>, _>("retired_at")?.is_some(),
                 });
         }
         let sections = sections
@@ -89,6 +116,8 @@ impl ChecklistService {
     }
 }
 
+#[cfg(test)]
+mod migration_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
