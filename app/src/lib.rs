@@ -23,7 +23,7 @@ use crate::{
     components::shell::{provide_current_user, AppHeader, HydrationMarker},
     pages::{
         admin::AdminPage,
-        checklist::ChecklistPage,
+        checklist::{ChecklistPage, MigrationPage, TemplatePage},
         firewall::FirewallPage,
         health::HealthPage,
         home::HomePage,
@@ -38,6 +38,9 @@ use crate::{
 /// The name the build gives the JS, wasm and CSS bundles under `/pkg`.
 pub const OUTPUT_NAME: &str = "switchboard";
 
+/// Remembers the browser's IANA time zone in a cookie the server reads.
+const TZ_COOKIE: &str = "try{document.cookie='tz='+encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)+';path=/;max-age=31536000;samesite=lax'}catch(e){}";
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -50,6 +53,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <link rel="stylesheet" href="/leaflet/leaflet.css" />
                 <script defer src="/leaflet/leaflet.js"></script>
+                // The viewer's time zone, for times the server writes (checklists):
+                // a cookie, so even the first render of the next page reads right.
+                <script inner_html=TZ_COOKIE></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -92,6 +98,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/health") view=HealthPage ssr=SsrMode::Async />
                         <Route path=path!("/firewall") view=FirewallPage ssr=SsrMode::Async />
                         <Route path=path!("/checklist") view=ChecklistPage ssr=SsrMode::Async />
+                        <Route path=path!("/checklist/template") view=TemplatePage ssr=SsrMode::Async />
+                        <Route path=path!("/checklist/:id") view=MigrationPage ssr=SsrMode::Async />
                         <Route path=path!("/shares") view=ShareLinksPage ssr=SsrMode::Async />
                         <Route path=path!("/share/:token") view=SharedMapPage ssr=SsrMode::Async />
                         <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />

@@ -270,11 +270,9 @@ impl Progress {
     /// Settled share in whole percent, rounded down (100 only when all are settled).
     #[must_use]
     pub fn percent(&self) -> u32 {
-        if self.total == 0 {
-            100
-        } else {
-            self.settled() * 100 / self.total
-        }
+        (self.settled() * 100)
+            .checked_div(self.total)
+            .unwrap_or(100)
     }
 }
 

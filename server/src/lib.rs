@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod checklist;
 pub mod config;
 pub mod events;
 pub mod features;

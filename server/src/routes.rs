@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/features/{file}", get(crate::features::file))
         .route("/api/geo/land.geojson", get(land_geojson))
         .route("/api/geo/land.svg", get(land_svg))
+        .route("/checklist/{id}/{file}", get(crate::checklist::export))
         .nest_service("/pkg", assets("pkg"))
         .nest_service("/leaflet", assets("leaflet"))
         .leptos_routes_with_context(

@@ -6,7 +6,10 @@ use leptos_router::{components::A, hooks::use_params_map};
 use model::auth::{ShareLinkSummary, ShareState};
 
 use crate::{
-    pages::map::{MapCanvas, MapLayer},
+    pages::{
+        checklist::SharedChecklist,
+        map::{MapCanvas, MapLayer},
+    },
     serverfns::share::{list_share_links, open_share, CreateShareLink, RevokeShareLink},
 };
 
@@ -21,6 +24,9 @@ pub fn SharedMapPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Opening the shared map…"</p> }>
             {move || Suspend::new(async move {
                 shared.await.map(|m| {
+                    if m.migration.is_some() {
+                        return view! { <SharedChecklist token=token() /> }.into_any();
+                    }
                     let expiry = m
                         .expires_at
                         .map_or_else(|| "It does not expire.".to_owned(), |at| format!("It expires on {at}."));
@@ -44,6 +50,7 @@ pub fn SharedMapPage() -> impl IntoView {
                         {note}
                         <MapCanvas layer=Signal::stored(layer) />
                     }
+                    .into_any()
                 })
             })}
         </Suspense>
@@ -129,7 +136,7 @@ pub(crate) fn LinkTable(
                             view! {
                                 <tr>
                                     <td>{l.label}</td>
-                                    <td><A href=format!("/map?sel={}", l.selection)><code>{l.selection}</code></A></td>
+                                    <td><A href=selection_href(&l.selection)><code>{l.selection}</code></A></td>
                                     <td>{l.created_at} " by " {l.created_by}</td>
                                     <td>{l.expires_at.unwrap_or_else(|| "never".into())}</td>
                                     <td>{l.open_count}</td>
@@ -149,4 +156,12 @@ pub(crate) fn LinkTable(
         </section>
     }
     .into_any()
+}
+
+/// Where a link's selection is seen in the app: a migration's checklist or the map.
+fn selection_href(selection: &str) -> String {
+    match selection.strip_prefix("migration:") {
+        Some(id) => format!("/checklist/{id}"),
+        None => format!("/map?sel={selection}"),
+    }
 }

@@ -19,6 +19,8 @@ pub struct SharedMap {
     pub valid: bool,
     pub bounds: [f64; 4],
     pub data_version: String,
+    /// The link shows a migration's checklist instead of a map.
+    pub migration: Option<i64>,
 }
 
 /// Opens a share link. The token is the credential: no account needed.
@@ -37,6 +39,7 @@ pub async fn open_share(token: String) -> Result<SharedMap, AppError> {
         bounds: selection
             .as_ref()
             .map_or(model::geo::UK_BOUNDS, |s| atlas.bounds(s)),
+        migration: services::checklist::shared_id(&grant.selection),
         selection: grant.selection,
         expires_at: grant.expires_at,
         data_version: atlas.version().to_owned(),

@@ -89,7 +89,7 @@ fn the_checklist_is_complete_in_the_first_response() {
     block_on(async {
         let app = app().await;
         let token = staff(&app).await;
-        let reply = get(&app, "/checklist", &token, &[]).await;
+        let reply = get(&app, "/checklist/template", &token, &[]).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(
             reply
@@ -208,7 +208,7 @@ fn a_failing_query_gives_503_and_a_readable_page() {
             .execute(&pool)
             .await
             .expect("drop");
-        let reply = get(&app, "/checklist", &token, &[]).await;
+        let reply = get(&app, "/checklist/template", &token, &[]).await;
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(
             reply.body.contains("Something went wrong"),

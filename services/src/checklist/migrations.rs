@@ -650,6 +650,30 @@ impl ChecklistService {
         Ok(report)
     }
 
+    /// Runs several checks at once (each waits on the network, not the CPU).
+    ///
+    /// # Errors
+    /// As [`Self::run_check`].
+    pub async fn run_checks(
+        &self,
+        who: &Principal,
+        migration_id: i64,
+        checks: &[AutomatedCheck],
+    ) -> Result<Vec<CheckReport>> {
+        let mut set = tokio::task::JoinSet::new();
+        for (n, &check) in checks.iter().enumerate() {
+            let (svc, who) = (self.clone(), who.clone());
+            set.spawn(async move { (n, svc.run_check(&who, migration_id, check).await) });
+        }
+        let mut reports = Vec::new();
+        while let Some(done) = set.join_next().await {
+            let (n, report) = done.map_err(|e| Error::Internal(format!("a check failed: {e}")))?;
+            reports.push((n, report?));
+        }
+        reports.sort_by_key(|(n, _)| *n);
+        Ok(reports.into_iter().map(|(_, r)| r).collect())
+    }
+
     /// Tells live pages on every replica that a migration changed. Losing the
     /// event loses nothing stored: pages also reload on their own actions.
     async fn changed(&self, migration_id: i64, item_id: Option<i64>) {
