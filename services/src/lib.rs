@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod geo;
 pub mod jobs;
+pub mod probe;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 pub mod tiles;
