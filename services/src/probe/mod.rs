@@ -426,7 +426,7 @@ fn budget(cfg: &ProbeConfig, items: usize, per_item: u32) -> Duration {
 /// `5 s`, `0.5 s`.
 fn secs(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", d.as_secs_f64())
