@@ -209,14 +209,21 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
         super::summarise(
             &items,
             "names",
-            &format!("All {n} names resolve to the target ({})", shown.join(", ")),
+            &format!(
+                "{} to the target ({})",
+                super::all(n, "name resolves", "names resolve"),
+                shown.join(", ")
+            ),
             "do not resolve to the target",
         )
     } else {
         super::summarise(
             &items,
             "names",
-            &format!("All {n} names have TTL <= {limit} s"),
+            &format!(
+                "{} TTL <= {limit} s",
+                super::all(n, "name has", "names have")
+            ),
             "are not ready",
         )
     };

@@ -40,7 +40,10 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
     let summary = super::summarise(
         &items,
         "requests",
-        &format!("All {n} names answer over HTTP on {addr}, and so does the default site"),
+        &format!(
+            "{} over HTTP on {addr}, and so does the default site",
+            super::all(n, "name answers", "names answer")
+        ),
         "fail",
     );
     let summary = if all_names_pass
@@ -48,7 +51,10 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
             .last()
             .is_some_and(|i| i.evidence.verdict != Verdict::Pass)
     {
-        format!("All {n} names answer over HTTP on {addr}; {summary}")
+        format!(
+            "{} over HTTP on {addr}; {summary}",
+            super::all(n, "name answers", "names answer")
+        )
     } else {
         summary
     };

@@ -423,6 +423,15 @@ fn budget(cfg: &ProbeConfig, items: usize, per_item: u32) -> Duration {
     cfg.timeout.saturating_mul(per_item.saturating_mul(rounds)) + Duration::from_secs(1)
 }
 
+/// `All 3 names have` / `The name has`: the start of a summary when everything passed.
+fn all(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("The {one}")
+    } else {
+        format!("All {n} {many}")
+    }
+}
+
 /// `5 s`, `0.5 s`.
 fn secs(d: Duration) -> String {
     let ms = d.as_millis();

@@ -24,7 +24,7 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
     let summary = super::summarise(
         &items,
         "ports",
-        &format!("All {n} ports answer on {ip}"),
+        &format!("{} on {ip}", super::all(n, "port answers", "ports answer")),
         "do not answer",
     );
     Ok(Done { items, summary })

@@ -121,7 +121,10 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
     let summary = super::summarise(
         &items,
         "names",
-        &format!("All {n} names have a valid, trusted certificate on {addr}"),
+        &format!(
+            "{} a valid, trusted certificate on {addr}",
+            super::all(n, "name has", "names have")
+        ),
         "have a bad certificate",
     );
     Ok(Done { items, summary })
@@ -305,7 +308,10 @@ fn judge(
             Item::new(
                 subject,
                 Verdict::Warn,
-                format!("expires soon: {expiry}, {covers}; {issuer_words}"),
+                format!(
+                    "expires soon: {days_left} days left ({}), {covers}; {issuer_words}",
+                    date(not_after)
+                ),
                 format!("{name} expires in {days_left} days"),
             )
         } else {
