@@ -170,6 +170,7 @@ const fn services_test_var() -> &'static str {
 fn test(ws: &Workspace) -> Result<()> {
     let total = Instant::now();
     tools::ensure_build_tools(ws)?;
+    tools::ensure_test_peers(ws)?;
     timed("cargo fmt --check", || {
         sh(ws, Command::new(cargo()).args(["fmt", "--all", "--check"]))
     })?;

@@ -1,6 +1,7 @@
 //! Installs what the build and the tests need when it is missing: the wasm32
 //! target, wasm-bindgen's CLI at the version in Cargo.lock, npm packages from
-//! their lockfiles, and Debian's Chromium.
+//! their lockfiles, Debian's Chromium, and the network checks' test peers
+//! (dnsmasq, openssl).
 
 use std::{path::Path, process::Command};
 
@@ -22,6 +23,21 @@ pub(crate) fn ensure_browser_tools(ws: &Workspace) -> Result<()> {
         apt_install(ws, &["chromium"])?;
     }
     npm_ci(ws, &ws.root.join("end2end"))
+}
+
+/// The real peers of the network checks' tests (`services::probe`): dnsmasq and openssl.
+pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
+    let mut missing = Vec::new();
+    if !Path::new("/usr/sbin/dnsmasq").exists() {
+        missing.push("dnsmasq-base");
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        missing.push("openssl");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    apt_install(ws, &missing)
 }
 
 fn ensure_wasm_target(ws: &Workspace) -> Result<()> {
