@@ -21,7 +21,7 @@ test.describe('signed out', () => {
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect(page).toHaveURL(/\/checklist$/);
-    await expect(page.getByRole('heading', { level: 1, name: 'Migration checklist' })).toBeVisible();
+    await expect(page.getByRole('heading', { level: 1, name: 'Migrations' })).toBeVisible();
     await expect(page.locator('.user-menu .user-name')).toHaveText(user);
   });
 

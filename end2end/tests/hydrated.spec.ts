@@ -19,7 +19,8 @@ test('navigation after hydration changes the page without a full reload', async 
   const nav = page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Checklist' }).click();
   await expect(page).toHaveURL(/\/checklist$/);
-  await expect(page.getByRole('heading', { level: 1, name: 'Migration checklist' })).toBeVisible();
+  await expect(page.getByRole('heading', { level: 1, name: 'Migrations' })).toBeVisible();
+  await page.getByRole('link', { name: 'The checklist template' }).click();
   await expect(page.locator('section.checklist-section')).toHaveCount(14);
   await expect(nav.getByRole('link', { name: 'Checklist' })).toHaveAttribute('aria-current', 'page');
 

@@ -16,6 +16,8 @@ test('links are plain navigation that works without JavaScript', async ({ page }
   await page.goto('/');
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Checklist' }).click();
   await expect(page).toHaveURL(/\/checklist$/);
+  await page.getByRole('link', { name: 'The checklist template' }).click();
+  await expect(page).toHaveURL(/\/checklist\/template$/);
   await expect(page.locator('section.checklist-section')).toHaveCount(14);
   await page.getByRole('link', { name: /^DNS/ }).click();
   await expect(page).toHaveURL(/#dns$/);

@@ -6,7 +6,8 @@ const PAGES = [
   { path: '/map', heading: 'United Kingdom', title: 'Reach map · Switchboard' },
   { path: '/health', heading: 'Infrastructure health', title: 'Health · Switchboard' },
   { path: '/firewall', heading: 'Firewall', title: 'Firewall · Switchboard' },
-  { path: '/checklist', heading: 'Migration checklist', title: 'Checklist · Switchboard' },
+  { path: '/checklist', heading: 'Migrations', title: 'Migrations · Switchboard' },
+  { path: '/checklist/template', heading: 'Migration checklist template', title: 'Checklist template · Switchboard' },
 ];
 
 const SECTIONS = [
@@ -29,12 +30,12 @@ for (const p of PAGES) {
     for (const link of ['Map', 'Health', 'Firewall', 'Checklist']) {
       await expect(nav.getByRole('link', { name: link })).toBeVisible();
     }
-    await shot(page, p.path === '/' ? 'home' : p.path.slice(1));
+    await shot(page, p.path === '/' ? 'home' : p.path.slice(1).replace('/', '-'));
   });
 }
 
 test('the checklist shows every section of the template with its points', async ({ page }) => {
-  await page.goto('/checklist');
+  await page.goto('/checklist/template');
   const sections = page.locator('section.checklist-section h2');
   await expect(sections).toHaveText(SECTIONS);
   await expect(page.locator('.checklist-item')).toHaveCount(40);

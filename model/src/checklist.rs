@@ -47,7 +47,7 @@ impl AutomatedCheck {
         match self {
             Self::DnsTtl => "DNS TTL check",
             Self::TlsCertificate => "TLS certificate check",
-            Self::ServicePorts => "port check",
+            Self::ServicePorts => "Service port check",
             Self::HttpHost => "HTTP Host check",
         }
     }

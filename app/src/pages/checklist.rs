@@ -77,10 +77,21 @@ pub fn ProgressBar(progress: Progress, #[prop(optional)] small: bool) -> impl In
     } else {
         "progress"
     };
+    // Beside a section's title the bar has little room: numbers only.
+    let shown = if small {
+        let blocked = if progress.blocked > 0 {
+            format!(" · {} blocked", progress.blocked)
+        } else {
+            String::new()
+        };
+        format!("{}/{}{blocked}", progress.settled(), progress.total)
+    } else {
+        words.clone()
+    };
     view! {
         <div class=class>
-            <progress max=progress.total.max(1) value=progress.settled() aria-label=words.clone()></progress>
-            <span class="progress-words">{words}</span>
+            <progress max=progress.total.max(1) value=progress.settled() aria-label=words></progress>
+            <span class="progress-words">{shown}</span>
         </div>
     }
 }
@@ -292,19 +303,30 @@ fn watch_live_changes(id: Memo<i64>, live: RwSignal<u32>) {
 fn watch_live_changes(_id: Memo<i64>, _live: RwSignal<u32>) {}
 
 #[component]
-fn MigrationBody(m: Migration, actions: Option<Actions>, print: bool) -> impl IntoView {
+fn MigrationBody(
+    m: Migration,
+    actions: Option<Actions>,
+    /// Printable: no controls, no links into the app.
+    print: bool,
+    /// Opened through a share link: read-only, only the zone can change.
+    #[prop(optional)]
+    shared: bool,
+) -> impl IntoView {
     let query = use_query_map();
-    let open_only = query.with_untracked(|q| q.get("open").is_some_and(|v| v == "1"));
+    let open_only = Memo::new(move |_| query.with(|q| q.get("open").is_some_and(|v| v == "1")));
     let s = m.summary.clone();
     let id = s.id;
     let planned = (s.window.planned_text != s.window.viewer_text).then(|| {
         view! { <p class="muted">{format!("Planned as {}", s.window.planned_text)}</p> }
     });
-    let filter_link = if open_only {
-        view! { <A href=format!("/checklist/{id}?tz={}", m.viewer_zone)>"Show every point"</A> }
-            .into_any()
-    } else {
-        view! { <A href=format!("/checklist/{id}?open=1&tz={}", m.viewer_zone)>"Show only open points"</A> }.into_any()
+    let zone = m.viewer_zone.clone();
+    let filter_link = move || {
+        if open_only.get() {
+            view! { <A href=format!("/checklist/{id}?tz={zone}")>"Show every point"</A> }.into_any()
+        } else {
+            view! { <A href=format!("/checklist/{id}?open=1&tz={zone}")>"Show only open points"</A> }
+                .into_any()
+        }
     };
     let index = m
         .sections
@@ -319,13 +341,16 @@ fn MigrationBody(m: Migration, actions: Option<Actions>, print: bool) -> impl In
             }
         })
         .collect_view();
-    let sections = m
-        .sections
-        .iter()
-        .filter(|sec| !open_only || sec.items.iter().any(|i| !i.state.is_settled()))
-        .cloned()
-        .map(|section| view! { <SectionView section migration=id actions open_only /> })
-        .collect_view();
+    let all_sections = m.sections.clone();
+    let sections = move || {
+        let open_only = open_only.get();
+        all_sections
+            .iter()
+            .filter(|sec| !open_only || sec.items.iter().any(|i| !i.state.is_settled()))
+            .cloned()
+            .map(|section| view! { <SectionView section migration=id actions open_only /> })
+            .collect_view()
+    };
     let errors = actions.map(|a| {
         view! {
             {move || a.tick.value().get().and_then(Result::err).map(|e| view! {
@@ -335,7 +360,7 @@ fn MigrationBody(m: Migration, actions: Option<Actions>, print: bool) -> impl In
     });
     view! {
         <div class="page-head">
-            <p class="muted"><A href="/checklist">"Migrations"</A> " /"</p>
+            {(!print && !shared).then(|| view! { <p class="muted"><A href="/checklist">"Migrations"</A> " /"</p> })}
             <h1>{s.name.clone()}</h1>
             <p class="lede">
                 {s.domains.join(", ")} " · from " <strong>{s.source_server.clone()}</strong>
@@ -347,7 +372,8 @@ fn MigrationBody(m: Migration, actions: Option<Actions>, print: bool) -> impl In
             {planned}
             <ProgressBar progress=s.progress />
         </div>
-        {(!print).then(|| view! {
+        {shared.then(|| view! { <div class="toolbar no-print"><ZoneForm zone=m.viewer_zone.clone() /></div> })}
+        {(!print && !shared).then(|| view! {
             <div class="toolbar no-print">
                 {filter_link}
                 <a href=format!("/checklist/{id}/export.md?tz={}", m.viewer_zone) download="">"Markdown"</a>
@@ -639,7 +665,7 @@ pub fn SharedChecklist(token: String) -> impl IntoView {
                     view! {
                         <Title text=s.label.clone() />
                         <p class="notice info">"A read-only checklist shared with you (" {s.label} "). " {expiry}</p>
-                        <MigrationBody m=s.migration actions=None print=true />
+                        <MigrationBody m=s.migration actions=None print=false shared=true />
                     }
                 })
             })}

@@ -543,3 +543,96 @@ async fn two_people_ticking_at_once_lose_nothing() {
         40
     );
 }
+
+#[tokio::test]
+async fn a_check_run_is_stored_with_its_evidence_and_shown_latest_first() {
+    let f = fixture().await;
+    // A real listener that greets like SSH, and a port with nothing behind it.
+    let ssh = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ssh_port = ssh.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt as _;
+        while let Ok((mut s, _)) = ssh.accept().await {
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").await;
+        }
+    });
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let new = NewMigration {
+        target_server: "127.0.0.1".into(),
+        services: format!("ssh:{ssh_port}"),
+        ..form()
+    };
+    let id = f
+        .checklist
+        .create_migration(&f.alice, &new)
+        .await
+        .expect("create");
+    let report = f
+        .checklist
+        .run_check(&f.alice, id, AutomatedCheck::ServicePorts)
+        .await
+        .expect("run");
+    assert_eq!(
+        report.verdict,
+        model::checklist::Verdict::Pass,
+        "{report:?}"
+    );
+    assert!(
+        report.evidence[0].detail.contains("SSH-2.0-OpenSSH_9.2"),
+        "{report:?}"
+    );
+    let m = f
+        .checklist
+        .migration(&f.viewer, id, "UTC")
+        .await
+        .expect("read");
+    assert_eq!(m.checks.len(), 1);
+    assert_eq!(m.checks[0].ran_by, "Alice Smith");
+    assert_eq!(m.checks[0].report, report);
+
+    // The plan changes behind the page (the port closes): the next run fails,
+    // and the page shows the latest run only.
+    sqlx::query("UPDATE migration SET services = $1 WHERE id = $2")
+        .bind(format!("ssh:{closed}"))
+        .bind(id)
+        .execute(f.db.pool())
+        .await
+        .expect("update");
+    let runs = f
+        .checklist
+        .run_checks(
+            &f.bob,
+            id,
+            &[AutomatedCheck::ServicePorts, AutomatedCheck::HttpHost],
+        )
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        runs[0].verdict,
+        model::checklist::Verdict::Fail,
+        "{:?}",
+        runs[0]
+    );
+    let m = f
+        .checklist
+        .migration(&f.viewer, id, "UTC")
+        .await
+        .expect("read");
+    assert_eq!(m.checks.len(), 2);
+    assert_eq!(m.checks[0].report.check, AutomatedCheck::ServicePorts);
+    assert_eq!(m.checks[0].report.verdict, model::checklist::Verdict::Fail);
+    assert_eq!(m.checks[0].ran_by, "Bob Jones");
+    // Viewers read the checks but do not run them.
+    assert!(matches!(
+        f.checklist
+            .run_check(&f.viewer, id, AutomatedCheck::DnsTtl)
+            .await,
+        Err(Error::Forbidden { .. })
+    ));
+}

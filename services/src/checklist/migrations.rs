@@ -15,7 +15,7 @@ use sqlx::{any::AnyRow, Row};
 use super::{time, ChecklistService};
 use crate::{
     auth::Principal,
-    probe::{self, ServicePort},
+    probe::{self, Service, ServicePort},
     Error, Result,
 };
 
@@ -608,22 +608,18 @@ impl ChecklistService {
             .iter()
             .filter_map(|s| s.parse().ok())
             .collect();
-        let port_of = |name: &str, default: u16| {
+        // The HTTP and TLS checks use the plan's HTTP and HTTPS ports.
+        let port_of = |service: Service| {
             services
                 .iter()
-                .map(ToString::to_string)
-                .find_map(|s| {
-                    s.strip_prefix(name)
-                        .and_then(|p| p.strip_prefix(':'))
-                        .and_then(|p| p.parse().ok())
-                })
-                .unwrap_or(default)
+                .find(|s| s.service == service)
+                .map_or_else(|| ServicePort::default_for(service).port, |s| s.port)
         };
         let target = probe::MigrationTarget {
             names: lines(&row.try_get::<String, _>("domains")?),
             target: row.try_get("target_server")?,
-            http_port: port_of("http", 80),
-            https_port: port_of("https", 443),
+            http_port: port_of(Service::Http),
+            https_port: port_of(Service::Https),
             services,
             ttl_limit: u32::try_from(row.try_get::<i64, _>("ttl_limit")?)
                 .unwrap_or(DEFAULT_TTL_LIMIT),
