@@ -346,6 +346,17 @@ pub struct CheckRun {
     pub ran_at: Shown,
 }
 
+/// One tick, as the activity list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemChange {
+    pub item_id: i64,
+    pub item_text: String,
+    pub state: ItemState,
+    pub note: String,
+    pub by: String,
+    pub at: Shown,
+}
+
 /// A whole migration with its checklist and the latest run of each check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Migration {
@@ -357,8 +368,15 @@ pub struct Migration {
     pub sections: Vec<MigrationSection>,
     /// The latest run of each check that has run, in [`AutomatedCheck`] order.
     pub checks: Vec<CheckRun>,
+    /// The latest ticks, newest first (at most [`Migration::ACTIVITY`]).
+    pub activity: Vec<ItemChange>,
     /// The viewer's zone the times are shown in.
     pub viewer_zone: String,
+}
+
+impl Migration {
+    /// How many recent ticks a migration carries.
+    pub const ACTIVITY: u32 = 20;
 }
 
 /// A new migration as a person types it (the form's fields).

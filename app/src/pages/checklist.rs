@@ -10,8 +10,8 @@ use leptos_router::{
 use model::{
     auth::Permission,
     checklist::{
-        AutomatedCheck, CheckRun, ItemState, Migration, MigrationItem, MigrationSection,
-        MigrationSummary, Progress, Template, TemplateSection, Verdict,
+        AutomatedCheck, CheckRun, ItemChange, ItemState, Migration, MigrationItem,
+        MigrationSection, MigrationSummary, Progress, Template, TemplateSection, Verdict,
     },
 };
 
@@ -384,6 +384,7 @@ fn MigrationBody(
         })}
         {errors}
         <ChecksPanel migration=id services=m.services.clone() ttl_limit=m.ttl_limit runs=m.checks.clone() actions />
+        <ActivityPanel changes=m.activity.clone() />
         <div class="checklist-layout">
             <nav class="section-index panel no-print" aria-label="Checklist sections">
                 <h2>"Sections"</h2>
@@ -612,6 +613,35 @@ fn ChecksPanel(
             <ul class="check-list">{rows}</ul>
         </section>
     }
+}
+
+/// The latest ticks: who changed which point to what, and when.
+#[component]
+fn ActivityPanel(changes: Vec<ItemChange>) -> impl IntoView {
+    if changes.is_empty() {
+        return None;
+    }
+    let count = changes.len();
+    Some(view! {
+        <section class="panel activity" aria-labelledby="activity-title">
+            <details>
+                <summary><h2 id="activity-title">{format!("Recent activity ({count})")}</h2></summary>
+                <ol class="activity-list">
+                    {changes
+                        .into_iter()
+                        .map(|c| view! {
+                            <li>
+                                <span class=state_class(c.state)>{c.state.label()}</span> " "
+                                <span>{c.item_text}</span>
+                                {(!c.note.is_empty()).then(|| view! { <span class="muted">{format!(" — “{}”", c.note)}</span> })}
+                                <span class="muted small">{format!(" · {} · ", c.by)} <time datetime=c.at.iso>{c.at.text}</time></span>
+                            </li>
+                        })
+                        .collect_view()}
+                </ol>
+            </details>
+        </section>
+    })
 }
 
 #[component]

@@ -209,7 +209,7 @@ pub async fn change_template_item(id: i64, change: String) -> Result<(), AppErro
         "up" | "down" => {
             checklist
                 .move_template_item(&who, id, change == "up")
-                .await?
+                .await?;
         }
         "retire" | "restore" => {
             checklist

@@ -450,10 +450,14 @@ async fn ticks_count_towards_progress_and_a_stale_tick_is_refused() {
     ));
     let history = f
         .checklist
-        .history(&f.viewer, id, 10)
+        .history(&f.viewer, id, 10, "UTC")
         .await
         .expect("history");
     assert_eq!(history.len(), 3);
+    assert_eq!(history[0].by, "Bob Jones");
+    assert_eq!(history[0].state, ItemState::Blocked);
+    assert_eq!(history[2].item_text, a.text);
+    assert_eq!(m.activity, history);
 
     // Exports carry the same state.
     let md = markdown(&m);
@@ -536,7 +540,7 @@ async fn two_people_ticking_at_once_lose_nothing() {
     assert_eq!(by.len(), 2);
     assert_eq!(
         f.checklist
-            .history(&f.viewer, id, 100)
+            .history(&f.viewer, id, 100, "UTC")
             .await
             .expect("h")
             .len(),

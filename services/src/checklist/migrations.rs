@@ -6,8 +6,8 @@ use std::{collections::HashMap, net::IpAddr};
 use model::{
     auth::Permission,
     checklist::{
-        AutomatedCheck, CheckReport, CheckRun, Evidence, ItemState, Migration, MigrationItem,
-        MigrationSection, MigrationSummary, NewMigration, Progress, Verdict,
+        AutomatedCheck, CheckReport, CheckRun, Evidence, ItemChange, ItemState, Migration,
+        MigrationItem, MigrationSection, MigrationSummary, NewMigration, Progress, Verdict,
     },
 };
 use sqlx::{any::AnyRow, Row};
@@ -426,6 +426,7 @@ impl ChecklistService {
             .map(|row| check_run(row, &zone, &tz))
             .collect::<Result<Vec<_>>>()?;
         checks.sort_by_key(|c| check_order(c.report.check));
+        let activity = self.changes(id, Migration::ACTIVITY, &zone, &tz).await?;
         let ttl: i64 = head.try_get("ttl_limit")?;
         Ok(Migration {
             services: lines(&head.try_get::<String, _>("services")?),
@@ -435,6 +436,7 @@ impl ChecklistService {
             summary: summary(&head, &zone, total)?,
             sections,
             checks,
+            activity,
             viewer_zone: zone,
         })
     }
@@ -560,11 +562,24 @@ impl ChecklistService {
         who: &Principal,
         migration_id: i64,
         limit: u32,
-    ) -> Result<Vec<(i64, ItemState, String, String, i64)>> {
+        viewer: &str,
+    ) -> Result<Vec<ItemChange>> {
         who.require(Permission::ViewDashboard)?;
+        let (zone, tz) = time::zone_or_utc(viewer);
+        self.changes(migration_id, limit, &zone, &tz).await
+    }
+
+    async fn changes(
+        &self,
+        migration_id: i64,
+        limit: u32,
+        zone: &str,
+        tz: &jiff::tz::TimeZone,
+    ) -> Result<Vec<ItemChange>> {
         let rows = sqlx::query(
-            "SELECT item_id, state, note, changed_by, changed_at FROM migration_item_change \
-             WHERE migration_id = $1 ORDER BY id DESC LIMIT $2",
+            "SELECT c.item_id, i.text, c.state, c.note, c.changed_by, c.changed_at \
+             FROM migration_item_change c JOIN migration_item i ON i.id = c.item_id \
+             WHERE c.migration_id = $1 ORDER BY c.id DESC LIMIT $2",
         )
         .bind(migration_id)
         .bind(i64::from(limit))
@@ -572,13 +587,14 @@ impl ChecklistService {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get("item_id")?,
-                    state(r)?,
-                    r.try_get("note")?,
-                    r.try_get("changed_by")?,
-                    r.try_get("changed_at")?,
-                ))
+                Ok(ItemChange {
+                    item_id: r.try_get("item_id")?,
+                    item_text: r.try_get("text")?,
+                    state: state(r)?,
+                    note: r.try_get("note")?,
+                    by: r.try_get("changed_by")?,
+                    at: time::shown(r.try_get("changed_at")?, zone, tz),
+                })
             })
             .collect()
     }
