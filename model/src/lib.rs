@@ -5,3 +5,4 @@ pub mod auth;
 pub mod checklist;
 pub mod csv;
 pub mod geo;
+pub mod health;

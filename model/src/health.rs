@@ -1,0 +1,216 @@
+//! Infrastructure health as both sides see it: targets in pools, their HAProxy-style
+//! check settings, what the checker observed, and HAProxy's own stats.
+
+use serde::{Deserialize, Serialize};
+
+/// How a target is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// A TCP connect within the timeout.
+    Tcp,
+    /// An HTTP request over plain TCP.
+    Http,
+    /// An HTTP request over TLS (the certificate's expiry is watched too).
+    Https,
+}
+
+impl CheckKind {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tcp => "tcp",
+            Self::Http => "http",
+            Self::Https => "https",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Tcp, Self::Http, Self::Https]
+            .into_iter()
+            .find(|k| k.as_str() == name)
+    }
+}
+
+/// What an HTTP(S) check sends and expects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpCheck {
+    /// `GET`, `HEAD`, `OPTIONS`...
+    pub method: String,
+    /// `/healthz`
+    pub path: String,
+    /// The status that counts as healthy; `None`: any 2xx or 3xx.
+    pub expect_status: Option<u16>,
+    /// A substring the body must contain (read up to 16 KiB).
+    pub body_match: Option<String>,
+    /// The Host header (and TLS SNI); the address's host when `None`.
+    pub host: Option<String>,
+}
+
+impl Default for HttpCheck {
+    fn default() -> Self {
+        Self {
+            method: "GET".into(),
+            path: "/".into(),
+            expect_status: None,
+            body_match: None,
+            host: None,
+        }
+    }
+}
+
+/// HAProxy's check settings (`server ... check inter 2s fastinter 1s downinter 5s fall 3 rise 2`
+/// with `timeout check 2s`), in milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Between checks while the state is settled (fully UP).
+    pub inter_ms: u32,
+    /// Between checks while the state is changing (UP going down, DOWN going up).
+    pub fastinter_ms: u32,
+    /// Between checks while fully DOWN.
+    pub downinter_ms: u32,
+    /// Consecutive failures that take an UP server DOWN.
+    pub fall: u32,
+    /// Consecutive successes that bring a DOWN server UP.
+    pub rise: u32,
+    /// How long one check may take (connect + request + answer).
+    pub timeout_ms: u32,
+}
+
+impl Default for Timing {
+    /// HAProxy's defaults: inter 2 s (fastinter and downinter follow inter), fall 3, rise 2.
+    fn default() -> Self {
+        Self {
+            inter_ms: 2000,
+            fastinter_ms: 2000,
+            downinter_ms: 2000,
+            fall: 3,
+            rise: 2,
+            timeout_ms: 2000,
+        }
+    }
+}
+
+/// One checked backend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetSpec {
+    pub id: i64,
+    pub name: String,
+    /// The pool it serves in.
+    pub pool: String,
+    /// `host:port` (an IP address or a name).
+    pub address: String,
+    pub kind: CheckKind,
+    pub http: HttpCheck,
+    pub timing: Timing,
+    /// An HTTPS target whose certificate expires within this many days is flagged.
+    pub cert_warn_days: u32,
+}
+
+/// UP or DOWN, as HAProxy says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Up,
+    Down,
+}
+
+impl HealthState {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Down => "down",
+        }
+    }
+
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Up => "UP",
+            Self::Down => "DOWN",
+        }
+    }
+}
+
+/// The result of one check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// When the check finished, ms since the epoch (UTC).
+    pub at_ms: i64,
+    pub ok: bool,
+    /// Connect to answer (or to the failure), ms.
+    pub latency_ms: u32,
+    /// What was seen, for people: `HTTP 200 in 3 ms`, `connection refused`,
+    /// `timeout after 2000 ms (connected, no answer)`, `certificate expires in 5 days`.
+    pub message: String,
+    /// A warning that does not fail the check (a certificate close to expiry).
+    pub warning: Option<String>,
+}
+
+/// A target's state as the checker holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetStatus {
+    pub id: i64,
+    pub state: HealthState,
+    /// HAProxy's health counter: `rise + fall - 1` when fully UP, 0 when fully DOWN;
+    /// in between the state is changing.
+    pub health: u32,
+    /// When the state last changed (or the checker started), ms since the epoch.
+    pub since_ms: i64,
+    pub last: Option<Observation>,
+    /// The latest latencies, oldest first, failures as `None` (bounded).
+    pub recent: Vec<Option<u32>>,
+    /// Checks done since the checker started.
+    pub checks: u64,
+}
+
+/// A target went UP or DOWN.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub target_id: i64,
+    pub name: String,
+    pub pool: String,
+    pub from: HealthState,
+    pub to: HealthState,
+    pub at_ms: i64,
+    /// The observation that made the change.
+    pub message: String,
+}
+
+/// What a row of HAProxy's stats describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HaproxyRowKind {
+    Frontend,
+    Backend,
+    Server,
+    Listener,
+}
+
+/// One row of HAProxy's `show stat` / CSV stats.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaproxyRow {
+    /// `pxname`: the frontend or backend.
+    pub proxy: String,
+    /// `svname`: `FRONTEND`, `BACKEND` or the server's name.
+    pub service: String,
+    pub kind: HaproxyRowKind,
+    /// `status`: `UP`, `DOWN`, `UP 1/3` (going down), `DOWN 1/2` (going up), `OPEN`, `no check`, `MAINT`...
+    pub status: String,
+    /// `check_status` without the `* ` in-progress prefix: `L7OK`, `L4CON`, `L4TOUT`...
+    pub check_status: String,
+    /// `check_desc` or `last_chk`, when HAProxy gives one.
+    pub check_detail: String,
+    /// `scur`: current sessions.
+    pub sessions: u64,
+    /// `stot`: total sessions.
+    pub sessions_total: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// `lastchg`: seconds since the last UP/DOWN change.
+    pub last_change_secs: Option<u64>,
+    /// `addr` of a server (`127.0.0.1:8080`), when HAProxy gives it.
+    pub address: Option<String>,
+}
