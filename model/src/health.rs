@@ -214,3 +214,146 @@ pub struct HaproxyRow {
     /// `addr` of a server (`127.0.0.1:8080`), when HAProxy gives it.
     pub address: Option<String>,
 }
+
+/// A pool's roll-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PoolState {
+    /// Every backend UP.
+    Up,
+    /// Some backends DOWN, at least one UP.
+    Degraded,
+    /// No backend UP.
+    Down,
+    /// Nothing checked yet.
+    Unknown,
+}
+
+impl PoolState {
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Up => "UP",
+            Self::Degraded => "DEGRADED",
+            Self::Down => "DOWN",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Up => "up",
+            Self::Degraded => "degraded",
+            Self::Down => "down",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One backend on the page: its settings and the checker's latest view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetRow {
+    pub id: i64,
+    pub name: String,
+    pub pool: String,
+    pub site: String,
+    pub address: String,
+    pub kind: CheckKind,
+    /// `GET /healthz` for HTTP checks, empty for TCP.
+    pub request: String,
+    pub timing: Timing,
+    pub live: TargetLive,
+    /// HAProxy's status for the same address, when an instance lists it.
+    pub haproxy: Option<String>,
+    /// HAProxy and our checker disagree (one says UP, the other DOWN).
+    pub disagrees: bool,
+}
+
+/// The parts of a row that change with every check (sent again live).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetLive {
+    pub id: i64,
+    /// `None` until the first check.
+    pub state: Option<HealthState>,
+    pub health: u32,
+    pub since_ms: i64,
+    pub latency_ms: u32,
+    pub ok: bool,
+    pub message: String,
+    pub warning: Option<String>,
+    pub checked_ms: i64,
+    pub recent: Vec<Option<u32>>,
+    pub checks: u64,
+    /// When the row was last written, ms (for deltas).
+    pub updated_ms: i64,
+}
+
+/// A pool and its counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolRow {
+    pub id: i64,
+    pub name: String,
+    pub site: String,
+    pub service: String,
+    /// Healthy backends needed to carry the pool's own traffic.
+    pub needed: u32,
+    pub up: u32,
+    pub down: u32,
+    pub total: u32,
+    pub state: PoolState,
+}
+
+/// A site (data centre or cloud region) and whether its traffic can go elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteRow {
+    pub name: String,
+    /// `datacentre` or `cloud`.
+    pub kind: String,
+    pub up: u32,
+    pub total: u32,
+    /// Every service the site runs has enough healthy capacity at other sites.
+    pub can_fail_over: bool,
+    /// Why (per service): `web: 3 spare UP elsewhere, 2 needed`.
+    pub failover: Vec<String>,
+}
+
+/// An UP/DOWN change, for the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthEvent {
+    pub target_id: i64,
+    pub name: String,
+    pub pool: String,
+    pub from: HealthState,
+    pub to: HealthState,
+    pub at_ms: i64,
+    pub message: String,
+}
+
+/// One configured HAProxy instance and what it said.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaproxyView {
+    pub name: String,
+    pub rows: Vec<HaproxyRow>,
+    /// Why the stats could not be read.
+    pub error: Option<String>,
+}
+
+/// The whole health page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthOverview {
+    pub sites: Vec<SiteRow>,
+    pub pools: Vec<PoolRow>,
+    /// The rows the filters let through (all of them without filters).
+    pub targets: Vec<TargetRow>,
+    /// Targets in all, before filters.
+    pub total_targets: u32,
+    pub events: Vec<HealthEvent>,
+    pub haproxy: Vec<HaproxyView>,
+    /// DNS readiness: each configured name's TTL against the limit.
+    pub dns: Option<crate::checklist::CheckReport>,
+    /// Which replica runs the checker, since when (empty when none does).
+    pub checker: String,
+    /// Server time of this answer, ms: the next delta asks for changes after it.
+    pub now_ms: i64,
+}

@@ -115,6 +115,11 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_CHECK_EXPIRY_WARN_DAYS", default_value_t = 21)]
     pub check_expiry_warn_days: u32,
 
+    /// Health checks: a JSON file of sites, pools, targets, HAProxy instances, DNS
+    /// names and the alert webhook (see the README). Without it the server checks itself.
+    #[arg(long, env = "SWITCHBOARD_HEALTH_CONFIG")]
+    pub health_config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -69,7 +69,7 @@ impl AppState {
             .await
             .with_context(|| format!("cannot open the database {}", redact(&url)))?;
         tracing::info!(database = %redact(&url), engine = db.engine().name(), "database ready");
-        let jobs = JobSettings {
+        let mut jobs = JobSettings {
             housekeeping_every: std::time::Duration::from_secs(config.housekeeping_every),
             tiles: services::tiles::TileSettings {
                 memory_bytes: usize::try_from(config.tile_cache_mb * 1024 * 1024)
@@ -87,8 +87,29 @@ impl AppState {
                 },
                 expiry_warn_days: config.check_expiry_warn_days,
             },
+            health: services::health::HealthSettings::default(),
+        };
+        jobs.health = services::health::HealthSettings {
+            config: match &config.health_config {
+                Some(path) => services::health::HealthConfig::load(path)?,
+                None => services::health::HealthConfig::this_server(&config.bind.to_string()),
+            },
+            probe: services::probe::ProbeConfig {
+                extra_roots_pem: jobs.checks.extra_roots_pem.clone(),
+                ..jobs.checks.clone()
+            },
+            checker: services::health::CheckerSettings {
+                extra_roots_pem: jobs.checks.extra_roots_pem.clone(),
+                ..services::health::CheckerSettings::default()
+            },
+            ..services::health::HealthSettings::default()
         };
         let services = Services::with_jobs(db, AuthConfig::default(), &jobs);
+        services
+            .health
+            .apply_config()
+            .await
+            .context("cannot store the health config")?;
         services
             .atlas
             .seed(config.demo_outlets as usize)

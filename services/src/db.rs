@@ -116,6 +116,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0006_migrations.sql"),
         postgres: sql_file!("postgres/0006_migrations.sql"),
     },
+    Step {
+        version: 7,
+        description: "health targets, status and events",
+        sqlite: sql_file!("0007_health.sql"),
+        postgres: sql_file!("postgres/0007_health.sql"),
+    },
 ];
 
 #[derive(Debug)]
@@ -442,4 +448,27 @@ mod tests {
         pg_cols.sort();
         assert_eq!(lite_cols, pg_cols);
     }
+}
+
+/// `head` followed by `rows` groups of `cols` numbered placeholders:
+/// `($1,$2),($3,$4)`, for one multi-row statement.
+pub(crate) fn values_sql(head: &str, cols: usize, rows: usize) -> String {
+    let mut sql = String::from(head);
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }

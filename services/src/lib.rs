@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod health;
 pub mod jobs;
 pub mod probe;
 #[cfg(any(test, feature = "test-support"))]
@@ -27,6 +28,8 @@ pub struct Services {
     pub auth: auth::AuthService,
     pub checklist: checklist::ChecklistService,
     pub geo: geo::GeoService,
+    /// Backends' health, the checker job.
+    pub health: health::HealthService,
     /// The scheduled jobs; `server` starts their loop, tests drive them by hand.
     pub scheduler: jobs::Scheduler,
     /// The reach map's data.
@@ -44,6 +47,8 @@ pub struct JobSettings {
     pub tiles: tiles::TileSettings,
     /// How the checklist's automated checks reach DNS, TLS and ports.
     pub checks: probe::ProbeConfig,
+    /// Health targets, the checker and its peers.
+    pub health: health::HealthSettings,
 }
 
 impl Default for JobSettings {
@@ -52,6 +57,7 @@ impl Default for JobSettings {
             housekeeping_every: std::time::Duration::from_secs(600),
             tiles: tiles::TileSettings::default(),
             checks: probe::ProbeConfig::default(),
+            health: health::HealthSettings::default(),
         }
     }
 }
@@ -75,16 +81,20 @@ impl Services {
                 Box::pin(async move { auth.prune().await })
             })
         };
+        let health = health::HealthService::new(db.clone(), jobs.health.clone());
         let scheduler = jobs::Scheduler::new(
             jobs::Jobs::new(db.clone()),
-            vec![(
-                jobs::JobSpec {
-                    name: "housekeeping",
-                    interval: jobs.housekeeping_every,
-                    lease_ttl: std::time::Duration::from_secs(30),
-                },
-                housekeeping,
-            )],
+            vec![
+                (
+                    jobs::JobSpec {
+                        name: "housekeeping",
+                        interval: jobs.housekeeping_every,
+                        lease_ttl: std::time::Duration::from_secs(30),
+                    },
+                    housekeeping,
+                ),
+                health.job(),
+            ],
         );
         Self {
             auth,
@@ -94,6 +104,7 @@ impl Services {
                 jobs.checks.clone(),
             ),
             geo: geo::GeoService::shipped(),
+            health,
             scheduler,
             tiles: tiles::TileService::new(atlas_service.clone(), jobs.tiles.clone()),
             atlas: atlas_service,

@@ -51,6 +51,25 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
         Needs::Role(Role::Viewer),
     ),
     (GET, "/api/shares/list", "", Needs::Role(Role::Staff)),
+    (
+        GET,
+        "/api/health/overview?state=&pool=&q=",
+        "",
+        Needs::Role(Role::Viewer),
+    ),
+    (GET, "/api/health/live?since_ms=0", "", Needs::Role(Role::Viewer)),
+    (
+        POST,
+        "/api/health/add_target",
+        "pool=nope&name=x&address=127.0.0.1%3A1&check=tcp&path=&inter=&fall=&rise=",
+        Needs::Role(Role::Staff),
+    ),
+    (
+        POST,
+        "/api/health/remove_target",
+        "id=999999",
+        Needs::Role(Role::Staff),
+    ),
     (GET, "/api/migrations/list?tz=", "", Needs::Role(Role::Viewer)),
     (GET, "/api/migrations/get?id=999999&tz=", "", Needs::Role(Role::Viewer)),
     (

@@ -697,7 +697,7 @@ impl AtlasService {
             .await?;
         sqlx::query("DELETE FROM town").execute(&mut *tx).await?;
         for chunk in shipped.nodes.chunks(50) {
-            let sql = values_sql(
+            let sql = crate::db::values_sql(
                 "INSERT INTO geo_node (code, name, level, parent, geometry, source) VALUES ",
                 6,
                 chunk.len(),
@@ -715,7 +715,7 @@ impl AtlasService {
             q.execute(&mut *tx).await?;
         }
         for chunk in shipped.towns.chunks(500) {
-            let sql = values_sql(
+            let sql = crate::db::values_sql(
                 "INSERT INTO town (id, name, lon, lat, population) VALUES ",
                 5,
                 chunk.len(),
@@ -748,7 +748,7 @@ impl AtlasService {
             sqlx::query("DELETE FROM outlet").execute(&mut *tx).await?;
         }
         for chunk in outlets.chunks(200) {
-            let sql = values_sql(
+            let sql = crate::db::values_sql(
                 "INSERT INTO outlet (name, kind, town, lon, lat, audience, reach_regions, reach_radius_m, reach_geometry, source) VALUES ",
                 10,
                 chunk.len(),
@@ -1123,26 +1123,6 @@ fn build_atlas(
 }
 
 /// `head` followed by `rows` groups of `cols` placeholders.
-fn values_sql(head: &str, cols: usize, rows: usize) -> String {
-    let mut sql = String::from(head);
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
-        }
-        sql.push(')');
-    }
-    sql
-}
 
 async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &str, value: &str) -> Result<()> {
     sqlx::query(
