@@ -34,10 +34,10 @@
 mod dns;
 mod http;
 mod ports;
-mod tls;
+pub(crate) mod tls;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::{
     fmt,

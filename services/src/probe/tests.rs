@@ -16,9 +16,9 @@ use super::*;
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
 /// A peer process, killed when the test ends (passing or not).
-struct Peer {
-    child: Child,
-    what: &'static str,
+pub(crate) struct Peer {
+    pub(crate) child: Child,
+    pub(crate) what: &'static str,
 }
 
 impl Drop for Peer {
@@ -30,7 +30,7 @@ impl Drop for Peer {
 
 impl Peer {
     /// Fails the test when the peer has already exited (bad arguments, port taken).
-    fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Ok(Some(status)) = self.child.try_wait() {
             let mut err = String::new();
             if let Some(mut e) = self.child.stderr.take() {
@@ -42,7 +42,7 @@ impl Peer {
 }
 
 /// Fails the test (never skips it) when a peer's binary is missing.
-fn require(what: &str, path: &str, install: &str) {
+pub(crate) fn require(what: &str, path: &str, install: &str) {
     let found = if path.contains('/') {
         Path::new(path).exists()
     } else {
@@ -60,13 +60,13 @@ fn require(what: &str, path: &str, install: &str) {
 }
 
 /// A loopback port nothing listens on (bound, then released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
     l.local_addr().expect("local addr").port()
 }
 
 /// Waits until something accepts TCP on `port`.
-async fn wait_for_tcp(port: u16, peer: &mut Peer) {
+pub(crate) async fn wait_for_tcp(port: u16, peer: &mut Peer) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
             .await
@@ -394,7 +394,7 @@ struct Tls {
     expired: u16,
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+pub(crate) fn openssl(dir: &Path, args: &[&str]) {
     let out = Command::new("openssl")
         .args(args)
         .current_dir(dir)
@@ -408,13 +408,13 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 /// `YYYYMMDDHHMMSSZ`, `days` from now.
-fn asn1_date(days: i64) -> String {
+pub(crate) fn asn1_date(days: i64) -> String {
     let t = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(days * 24);
     t.strftime("%Y%m%d%H%M%SZ").to_string()
 }
 
 /// A test CA and a leaf for www.example.test signed by it, valid from..until (days from now).
-fn leaf(dir: &Path, name: &str, from: i64, until: i64) -> (PathBuf, PathBuf) {
+pub(crate) fn leaf(dir: &Path, name: &str, from: i64, until: i64) -> (PathBuf, PathBuf) {
     let key = format!("{name}.key");
     let csr = format!("{name}.csr");
     let pem = format!("{name}.pem");
@@ -463,10 +463,9 @@ fn leaf(dir: &Path, name: &str, from: i64, until: i64) -> (PathBuf, PathBuf) {
     (dir.join(pem), dir.join(key))
 }
 
-async fn tls_servers() -> Tls {
-    require("openssl", "openssl", "openssl");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
+/// A test CA in `d` (`ca.pem`, `ca.key`, `ca.cnf`) whose leaves (see [`leaf`]) carry
+/// the subject alternative names `sans` (`DNS:localhost,IP:127.0.0.1`).
+pub(crate) fn test_ca(d: &Path, sans: &str) {
     openssl(
         d,
         &[
@@ -501,9 +500,16 @@ async fn tls_servers() -> Tls {
     .expect("ca.cnf");
     std::fs::write(
         d.join("ext.cnf"),
-        "subjectAltName=DNS:www.example.test,DNS:example.test\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+        format!("subjectAltName={sans}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n"),
     )
     .expect("ext.cnf");
+}
+
+async fn tls_servers() -> Tls {
+    require("openssl", "openssl", "openssl");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    test_ca(d, "DNS:www.example.test,DNS:example.test");
     let certs = [
         leaf(d, "valid", -1, 90),
         leaf(d, "nearly", -60, 3),

@@ -77,18 +77,25 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-fn provider() -> Arc<CryptoProvider> {
+/// The crypto provider every TLS client here uses (ring).
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The webpki roots plus the configured extra anchors. `Err` is the CannotRun summary.
 fn roots(cfg: &ProbeConfig) -> Result<Arc<RootCertStore>, String> {
+    root_store(&cfg.extra_roots_pem).map(Arc::new)
+}
+
+/// The webpki roots plus `extra_roots_pem` (PEM certificates; none when empty).
+/// `Err` says, for people, why the extra anchors cannot be used.
+pub(crate) fn root_store(extra_roots_pem: &[u8]) -> Result<RootCertStore, String> {
     let mut store = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
-    if !cfg.extra_roots_pem.is_empty() {
+    if !extra_roots_pem.is_empty() {
         let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(&cfg.extra_roots_pem) {
+        for cert in CertificateDer::pem_slice_iter(extra_roots_pem) {
             let cert =
                 cert.map_err(|e| format!("The extra trust anchors are not valid PEM: {e}"))?;
             store.add(cert).map_err(|e| {
@@ -100,7 +107,7 @@ fn roots(cfg: &ProbeConfig) -> Result<Arc<RootCertStore>, String> {
             return Err("The extra trust anchors hold no PEM certificate".to_owned());
         }
     }
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, String> {
@@ -338,7 +345,7 @@ fn judge(
 
 /// The verifier's complaint when it is about trust (time and name are judged from the
 /// certificate itself).
-fn trust_problem(e: &rustls::Error) -> Option<String> {
+pub(crate) fn trust_problem(e: &rustls::Error) -> Option<String> {
     match e {
         rustls::Error::InvalidCertificate(c) => match c {
             CertificateError::Expired

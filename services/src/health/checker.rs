@@ -1,0 +1,369 @@
+//! Every target checked on its own schedule.
+//!
+//! One tokio task per target (a sleeping task costs a few hundred bytes); a global
+//! [`Semaphore`] bounds how many checks run at once. Each target starts after a random
+//! offset in `0..inter` and every interval is spread by ±`jitter_percent` (HAProxy's
+//! `spread-checks`), so 10,000 targets do not check in lockstep. The next check is
+//! scheduled when the previous one finishes, after the interval the
+//! [`HealthCounter`] asks for.
+//!
+//! The statuses live in a table of per-target mutexes (each task locks only its own),
+//! so a snapshot of 10,000 targets is a read lock and 10,000 uncontended locks. Every
+//! UP/DOWN transition is sent as a [`StateChange`] on the channel given at start.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, PoisonError, RwLock,
+    },
+    time::Duration,
+};
+
+use model::health::{HealthState, Observation, StateChange, TargetSpec, TargetStatus};
+use rustls::ClientConfig;
+use tokio::{
+    runtime::Handle,
+    sync::{mpsc, Notify, Semaphore},
+    task::JoinHandle,
+    time::Instant,
+};
+
+use super::{
+    check::{now_ms, tls_config, Prepared},
+    counter::HealthCounter,
+};
+
+/// How the checker runs.
+#[derive(Clone, Debug)]
+pub struct CheckerSettings {
+    /// Checks running at the same time, at most. Default 256.
+    pub max_concurrency: usize,
+    /// Every interval is spread by up to ± this percentage. Default 10.
+    pub jitter_percent: u32,
+    /// How many latest latencies each status keeps. Default 30.
+    pub history: usize,
+    /// Extra trusted CA certificates (PEM) for the HTTPS checks, besides the webpki roots.
+    pub extra_roots_pem: Vec<u8>,
+}
+
+impl Default for CheckerSettings {
+    fn default() -> Self {
+        Self {
+            max_concurrency: 256,
+            jitter_percent: 10,
+            history: 30,
+            extra_roots_pem: Vec::new(),
+        }
+    }
+}
+
+/// What the tasks share.
+struct Shared {
+    tls: Arc<ClientConfig>,
+    permits: Semaphore,
+    changes: mpsc::UnboundedSender<StateChange>,
+    jitter_percent: u32,
+    history: usize,
+}
+
+/// One target's state, behind its own mutex.
+#[derive(Debug)]
+struct Slot {
+    counter: HealthCounter,
+    since_ms: i64,
+    last: Option<Observation>,
+    recent: VecDeque<Option<u32>>,
+    checks: u64,
+}
+
+impl Slot {
+    fn status(&self, id: i64) -> TargetStatus {
+        TargetStatus {
+            id,
+            state: self.counter.state(),
+            health: self.counter.health(),
+            since_ms: self.since_ms,
+            last: self.last.clone(),
+            recent: self.recent.iter().copied().collect(),
+            checks: self.checks,
+        }
+    }
+}
+
+/// A running target.
+struct Running {
+    spec: TargetSpec,
+    slot: Arc<Mutex<Slot>>,
+    wake: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+/// The health checker; see the [module documentation](self). Stops on drop.
+pub struct Checker {
+    shared: Arc<Shared>,
+    runtime: Handle,
+    targets: RwLock<BTreeMap<i64, Running>>,
+    stopped: AtomicBool,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker")
+            .field("targets", &self.read().len())
+            .field("stopped", &self.stopped.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// Starts checking `targets` on the current tokio runtime. `Err`: no runtime, or
+    /// the extra CA certificates are unusable.
+    pub fn start(
+        targets: Vec<TargetSpec>,
+        settings: CheckerSettings,
+        changes: mpsc::UnboundedSender<StateChange>,
+    ) -> Result<Self, String> {
+        let runtime = Handle::try_current()
+            .map_err(|_| "the health checker needs a tokio runtime".to_owned())?;
+        let CheckerSettings {
+            max_concurrency,
+            jitter_percent,
+            history,
+            extra_roots_pem,
+        } = settings;
+        let tls = tls_config(&extra_roots_pem)?;
+        let checker = Self {
+            shared: Arc::new(Shared {
+                tls,
+                permits: Semaphore::new(max_concurrency.max(1)),
+                changes,
+                jitter_percent: jitter_percent.min(100),
+                history,
+            }),
+            runtime,
+            targets: RwLock::new(BTreeMap::new()),
+            stopped: AtomicBool::new(false),
+        };
+        checker.set_targets(targets);
+        Ok(checker)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<i64, Running>> {
+        self.targets.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every target's status, by id.
+    #[must_use]
+    pub fn statuses(&self) -> Vec<TargetStatus> {
+        self.read()
+            .iter()
+            .map(|(&id, r)| lock(&r.slot).status(id))
+            .collect()
+    }
+
+    /// One target's status.
+    #[must_use]
+    pub fn status(&self, id: i64) -> Option<TargetStatus> {
+        self.read().get(&id).map(|r| lock(&r.slot).status(id))
+    }
+
+    /// Checks these targets from now on: new ones start, removed ones stop, changed
+    /// ones start again from fully UP; unchanged ones keep their state and history.
+    /// Nothing starts once the checker is stopped.
+    pub fn set_targets(&self, targets: Vec<TargetSpec>) {
+        let mut table = self.targets.write().unwrap_or_else(PoisonError::into_inner);
+        let mut wanted: BTreeMap<i64, TargetSpec> = BTreeMap::new();
+        for t in targets {
+            wanted.insert(t.id, t);
+        }
+        table.retain(|id, running| {
+            let keep = wanted.get(id).is_some_and(|w| *w == running.spec);
+            if !keep {
+                running.task.abort();
+            }
+            keep
+        });
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        for (id, spec) in wanted {
+            if table.contains_key(&id) {
+                continue;
+            }
+            let slot = Arc::new(Mutex::new(Slot {
+                counter: HealthCounter::new(&spec.timing),
+                since_ms: now_ms(),
+                last: None,
+                recent: VecDeque::with_capacity(self.shared.history),
+                checks: 0,
+            }));
+            let wake = Arc::new(Notify::new());
+            let task = self.runtime.spawn(run_target(
+                self.shared.clone(),
+                spec.clone(),
+                slot.clone(),
+                wake.clone(),
+            ));
+            table.insert(
+                id,
+                Running {
+                    spec,
+                    slot,
+                    wake,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Checks that target now (after its running check, if one is running).
+    pub fn check_now(&self, id: i64) {
+        if let Some(r) = self.read().get(&id) {
+            r.wake.notify_one();
+        }
+    }
+
+    /// Stops every check; the statuses stay readable.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        for r in self.read().values() {
+            r.task.abort();
+        }
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lock(slot: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A small xorshift generator for the offsets and the jitter.
+struct Rng(u64);
+
+impl Rng {
+    fn new(id: i64) -> Self {
+        let seed = getrandom::u64().unwrap_or_else(|_| {
+            u64::try_from(now_ms()).unwrap_or(1) ^ id.unsigned_abs().rotate_left(32)
+        });
+        Self(seed | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform-ish in `0..n` (n > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// `interval` ± up to `percent` %.
+fn jittered(interval: Duration, percent: u32, rng: &mut Rng) -> Duration {
+    let ms = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+    let spread = ms * u64::from(percent) / 100;
+    if spread == 0 {
+        return interval;
+    }
+    let offset = rng.below(2 * spread + 1);
+    Duration::from_millis((ms + offset).saturating_sub(spread).max(1))
+}
+
+async fn run_target(
+    shared: Arc<Shared>,
+    spec: TargetSpec,
+    slot: Arc<Mutex<Slot>>,
+    wake: Arc<Notify>,
+) {
+    let prepared = Prepared::new(&spec);
+    let mut rng = Rng::new(spec.id);
+    let inter = u64::from(spec.timing.inter_ms.max(1));
+    let mut next = Instant::now() + Duration::from_millis(rng.below(inter));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep_until(next) => {}
+            () = wake.notified() => {}
+        }
+        let observation = {
+            let Ok(_permit) = shared.permits.acquire().await else {
+                return;
+            };
+            match &prepared {
+                Ok(p) => p.run(&shared.tls).await,
+                Err(why) => Observation {
+                    at_ms: now_ms(),
+                    ok: false,
+                    latency_ms: 0,
+                    message: why.clone(),
+                    warning: None,
+                },
+            }
+        };
+        let (change, interval) = {
+            let mut s = lock(&slot);
+            let from = s.counter.state();
+            let change = s.counter.record(observation.ok).map(|to| StateChange {
+                target_id: spec.id,
+                name: spec.name.clone(),
+                pool: spec.pool.clone(),
+                from,
+                to,
+                at_ms: observation.at_ms,
+                message: observation.message.clone(),
+            });
+            if change.is_some() {
+                s.since_ms = observation.at_ms;
+            }
+            if shared.history > 0 {
+                if s.recent.len() >= shared.history {
+                    s.recent.pop_front();
+                }
+                s.recent
+                    .push_back(observation.ok.then_some(observation.latency_ms));
+            }
+            s.checks += 1;
+            s.last = Some(observation);
+            (change, s.counter.next_interval(&spec.timing))
+        };
+        if let Some(change) = change {
+            if change.to == HealthState::Down {
+                tracing::warn!(target = %spec.name, pool = %spec.pool, "DOWN: {}", change.message);
+            } else {
+                tracing::info!(target = %spec.name, pool = %spec.pool, "UP: {}", change.message);
+            }
+            let _ = shared.changes.send(change);
+        }
+        next = Instant::now() + jittered(interval, shared.jitter_percent, &mut rng);
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_the_spread() {
+        let mut rng = Rng::new(1);
+        let base = Duration::from_millis(2000);
+        let (mut lo, mut hi) = (u128::MAX, 0);
+        for _ in 0..10_000 {
+            let d = jittered(base, 10, &mut rng).as_millis();
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        assert!(lo >= 1800 && hi <= 2200, "{lo}..{hi}");
+        assert!(lo < 1850 && hi > 2150, "spread too narrow: {lo}..{hi}");
+        assert_eq!(jittered(base, 0, &mut rng), base);
+    }
+}
