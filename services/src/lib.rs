@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod geo;
+pub mod health;
 pub mod jobs;
 pub mod probe;
 #[cfg(any(test, feature = "test-support"))]
