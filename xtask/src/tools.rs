@@ -1,7 +1,7 @@
 //! Installs what the build and the tests need when it is missing: the wasm32
 //! target, wasm-bindgen's CLI at the version in Cargo.lock, npm packages from
 //! their lockfiles, Debian's Chromium, and the network checks' test peers
-//! (dnsmasq, openssl).
+//! (dnsmasq, openssl, haproxy).
 
 use std::{path::Path, process::Command};
 
@@ -25,7 +25,8 @@ pub(crate) fn ensure_browser_tools(ws: &Workspace) -> Result<()> {
     npm_ci(ws, &ws.root.join("end2end"))
 }
 
-/// The real peers of the network checks' tests (`services::probe`): dnsmasq and openssl.
+/// The real peers of the network checks' tests (`services::probe`): dnsmasq and openssl;
+/// and of the health checks' (`services::health`): haproxy.
 pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
     let mut missing = Vec::new();
     if !Path::new("/usr/sbin/dnsmasq").exists() {
@@ -33,6 +34,9 @@ pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
     }
     if Command::new("openssl").arg("version").output().is_err() {
         missing.push("openssl");
+    }
+    if !Path::new("/usr/sbin/haproxy").exists() {
+        missing.push("haproxy");
     }
     if missing.is_empty() {
         return Ok(());
