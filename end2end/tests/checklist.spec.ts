@@ -101,7 +101,7 @@ test('a migration is planned, ticked, checked and shared', async ({ page, browse
   await expect(view.getByRole('heading', { level: 1, name })).toBeVisible();
   await expect(progress(view)).toHaveText('1 of 40 settled (2%), 1 blocked');
   await expect(view.locator('li.checklist-item').first()).toHaveAttribute('data-state', 'done');
-  await expect(view.getByText('agreed with the client')).toBeVisible();
+  await expect(view.locator('.item-note', { hasText: 'agreed with the client' })).toBeVisible();
   await expect(view.getByText('Sun 6 Dec 2026 09:00 – 13:00 Australia/Melbourne (UTC+11:00)')).toBeVisible();
   await expect(view.locator('.tick-form')).toHaveCount(0);
   await expect(view.locator('#check-service_ports .verdict').first()).toHaveText('Pass');

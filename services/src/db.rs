@@ -315,6 +315,29 @@ fn sqlite_options(url: &str) -> Result<AnyConnectOptions> {
     ))?)
 }
 
+/// `head` followed by `rows` groups of `cols` numbered placeholders:
+/// `($1,$2),($3,$4)`, for one multi-row statement.
+pub(crate) fn values_sql(head: &str, cols: usize, rows: usize) -> String {
+    let mut sql = String::from(head);
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -448,27 +471,4 @@ mod tests {
         pg_cols.sort();
         assert_eq!(lite_cols, pg_cols);
     }
-}
-
-/// `head` followed by `rows` groups of `cols` numbered placeholders:
-/// `($1,$2),($3,$4)`, for one multi-row statement.
-pub(crate) fn values_sql(head: &str, cols: usize, rows: usize) -> String {
-    let mut sql = String::from(head);
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            sql.push('$');
-            sql.push_str(&n.to_string());
-        }
-        sql.push(')');
-    }
-    sql
 }

@@ -474,14 +474,14 @@ fn AddTargetForm(pools: Vec<String>, add: ServerAction<AddHealthTarget>) -> impl
         <section class="panel" aria-labelledby="add-target-title">
             <h2 id="add-target-title">"Add a backend"</h2>
             <ActionForm action=add attr:class="form-grid">
-                <label>"Pool" <select name="pool">{pools.into_iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}</select></label>
-                <label>"Name" <input type="text" name="name" required maxlength="100" /></label>
-                <label>"Address (host:port)" <input type="text" name="address" required placeholder="10.0.0.5:80" /></label>
-                <label>"Check" <select name="check"><option value="http">"HTTP"</option><option value="https">"HTTPS"</option><option value="tcp">"TCP connect"</option></select></label>
-                <label>"Path" <input type="text" name="path" placeholder="/healthz" /></label>
-                <label>"inter (ms)" <input type="text" name="inter" inputmode="numeric" placeholder="2000" /></label>
-                <label>"fall" <input type="text" name="fall" inputmode="numeric" placeholder="3" /></label>
-                <label>"rise" <input type="text" name="rise" inputmode="numeric" placeholder="2" /></label>
+                <label>"Pool" <select name="form[pool]">{pools.into_iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}</select></label>
+                <label>"Name" <input type="text" name="form[name]" required maxlength="100" /></label>
+                <label>"Address (host:port)" <input type="text" name="form[address]" required placeholder="10.0.0.5:80" /></label>
+                <label>"Check" <select name="form[check]"><option value="http">"HTTP"</option><option value="https">"HTTPS"</option><option value="tcp">"TCP connect"</option></select></label>
+                <label>"Path" <input type="text" name="form[path]" placeholder="/healthz" /></label>
+                <label>"inter (ms)" <input type="text" name="form[inter]" inputmode="numeric" placeholder="2000" /></label>
+                <label>"fall" <input type="text" name="form[fall]" inputmode="numeric" placeholder="3" /></label>
+                <label>"rise" <input type="text" name="form[rise]" inputmode="numeric" placeholder="2" /></label>
                 <button type="submit" class="button button-primary">"Add"</button>
             </ActionForm>
             {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="notice error" role="alert">{e.to_string()}</p> })}

@@ -37,18 +37,24 @@ pub async fn health_live(since_ms: i64) -> Result<LiveDelta, AppError> {
     Ok(LiveDelta { rows, now_ms })
 }
 
+/// The "add a backend" form's fields (`form[pool]`, `form[name]`...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewTarget {
+    pub pool: String,
+    pub name: String,
+    pub address: String,
+    /// `tcp`, `http` or `https`.
+    pub check: String,
+    pub path: String,
+    /// Numbers as typed; empty for HAProxy's defaults.
+    pub inter: String,
+    pub fall: String,
+    pub rise: String,
+}
+
 /// Adds a target to a pool.
 #[server(endpoint = "health/add_target")]
-pub async fn add_health_target(
-    pool: String,
-    name: String,
-    address: String,
-    check: String,
-    path: String,
-    inter: String,
-    fall: String,
-    rise: String,
-) -> Result<i64, AppError> {
+pub async fn add_health_target(form: NewTarget) -> Result<i64, AppError> {
     let (who, _) = super::authorize(Permission::ConfigureHealth)?;
     let number = |what: &str, text: &str| -> Result<Option<u32>, AppError> {
         match text.trim() {
@@ -59,24 +65,19 @@ pub async fn add_health_target(
                 .map_err(|_| AppError::Invalid(format!("{what} is a whole number, not {t:?}"))),
         }
     };
-    let (inter, fall, rise) = (
-        number("inter", &inter)?,
-        number("fall", &fall)?,
-        number("rise", &rise)?,
-    );
-    let form = services::health::TargetConfig {
-        name,
-        address,
-        check: Some(check),
-        path: (!path.trim().is_empty()).then_some(path),
-        inter,
-        fall,
-        rise,
+    let config = services::health::TargetConfig {
+        inter: number("inter", &form.inter)?,
+        fall: number("fall", &form.fall)?,
+        rise: number("rise", &form.rise)?,
+        name: form.name,
+        address: form.address,
+        check: Some(form.check),
+        path: (!form.path.trim().is_empty()).then_some(form.path),
         ..services::health::TargetConfig::default()
     };
     Ok(super::services()?
         .health
-        .add_target(&who, &pool, &form)
+        .add_target(&who, &form.pool, &config)
         .await?)
 }
 

@@ -61,7 +61,7 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
     (
         POST,
         "/api/health/add_target",
-        "pool=nope&name=x&address=127.0.0.1%3A1&check=tcp&path=&inter=&fall=&rise=",
+        "form[pool]=nope&form[name]=x&form[address]=127.0.0.1%3A1&form[check]=tcp&form[path]=&form[inter]=&form[fall]=&form[rise]=",
         Needs::Role(Role::Staff),
     ),
     (

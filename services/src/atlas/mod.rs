@@ -1122,8 +1122,6 @@ fn build_atlas(
     })
 }
 
-/// `head` followed by `rows` groups of `cols` placeholders.
-
 async fn upsert(tx: &mut sqlx::Transaction<'_, sqlx::Any>, key: &str, value: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO dataset (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

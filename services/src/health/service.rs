@@ -250,10 +250,9 @@ pub fn target_spec(
             "target {name:?}: the address {address:?} is not host:port"
         ));
     }
-    let kind = match t.check.as_deref().unwrap_or("http") {
-        k => CheckKind::from_name(k)
-            .ok_or_else(|| format!("target {name:?}: check is tcp, http or https, not {k:?}"))?,
-    };
+    let k = t.check.as_deref().unwrap_or("http");
+    let kind = CheckKind::from_name(k)
+        .ok_or_else(|| format!("target {name:?}: check is tcp, http or https, not {k:?}"))?;
     let d = Timing::default();
     let inter = t.inter.unwrap_or(d.inter_ms);
     let timing = Timing {
@@ -823,9 +822,8 @@ impl HealthService {
             .map_err(|e| Error::Internal(format!("the checker did not start: {e}")))?;
         let alerter = self.settings.config.webhook.as_ref().map(|w| {
             Arc::new(Alerter::new(WebhookSettings {
-                url: w.url.clone(),
-                attempts: w.attempts.unwrap_or(5),
-                ..WebhookSettings::default()
+                attempts: w.attempts.unwrap_or(5).max(1),
+                ..WebhookSettings::new(w.url.clone())
             }))
         });
         let mut targets_changed = self.db.bus().subscribe();
