@@ -893,7 +893,8 @@ impl HealthService {
     ) -> Result<()> {
         let fresh: Vec<&TargetStatus> = statuses
             .iter()
-            .filter(|s| written.get(&s.id) != Some(&s.checks))
+            // Nothing to show before a target's first check.
+            .filter(|s| s.checks > 0 && written.get(&s.id) != Some(&s.checks))
             .collect();
         if fresh.is_empty() {
             return Ok(());

@@ -74,7 +74,8 @@ fn config(a: &str, b: &str) -> HealthConfig {
                 name: "web-aws".into(),
                 site: "eu-west-2".into(),
                 service: "web".into(),
-                needed: 1,
+                // A standby: it carries no traffic of its own.
+                needed: 0,
                 targets: vec![target("aws1", b)],
             },
         ],
@@ -159,7 +160,9 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         "the page says who runs the checker: {:?}",
         o.checker
     );
-    assert!(o.sites.iter().all(|s| s.can_fail_over), "{:?}", o.sites);
+    let london = o.sites.iter().find(|s| s.name == "London").expect("site");
+    assert!(london.can_fail_over, "{london:?}");
+    assert_eq!(london.failover, ["web: 1 spare UP elsewhere, 1 needed"]);
     assert!(
         o.targets[0].live.message.contains("HTTP 200"),
         "{:?}",
@@ -168,8 +171,9 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
 
     // Stop the AWS backend: DOWN, an event, the pool DOWN, London can no longer fail over.
     b_task.abort();
-    let o = wait((HealthState::Down, HealthState::Up)).await;
-    let aws = &o.targets[0];
+    // Rows come by site, pool and name: London's first.
+    let o = wait((HealthState::Up, HealthState::Down)).await;
+    let aws = &o.targets[1];
     assert_eq!(aws.name, "aws1");
     assert_eq!(
         o.pools
