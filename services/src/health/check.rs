@@ -225,27 +225,37 @@ impl Prepared {
         connected.store(true, Ordering::Relaxed);
         // An RST on close: no TIME_WAIT left behind by thousands of checks.
         let _ = stream.set_zero_linger();
-        let _ = stream.set_nodelay(true);
         match (self.kind, &self.server_name) {
             (CheckKind::Tcp, _) => Outcome::Connected,
             (CheckKind::Http, _) | (CheckKind::Https, None) => self.http(stream).await,
+            // Boxed: the TLS state is large, and only HTTPS checks need it.
             (CheckKind::Https, Some(name)) => {
-                let connector = tokio_rustls::TlsConnector::from(tls.clone());
-                let stream = match connector.connect(name.clone(), stream).await {
-                    Ok(s) => s,
-                    Err(e) => return Outcome::Failed(handshake_failure(&e, name)),
-                };
-                if self.cert_warn_days > 0 {
-                    *warning = stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(|leaf| expiry_warning(leaf.as_ref(), self.cert_warn_days));
-                }
-                self.http(stream).await
+                Box::pin(self.https(stream, tls, name, warning)).await
             }
         }
+    }
+
+    async fn https(
+        &self,
+        stream: TcpStream,
+        tls: &Arc<ClientConfig>,
+        name: &ServerName<'static>,
+        warning: &mut Option<String>,
+    ) -> Outcome {
+        let connector = tokio_rustls::TlsConnector::from(tls.clone());
+        let stream = match connector.connect(name.clone(), stream).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::Failed(handshake_failure(&e, name)),
+        };
+        if self.cert_warn_days > 0 {
+            *warning = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|leaf| expiry_warning(leaf.as_ref(), self.cert_warn_days));
+        }
+        self.http(stream).await
     }
 
     /// Sends the request, reads the status line (and the body when it is matched).
@@ -258,7 +268,7 @@ impl Prepared {
         }
         let Some(pattern) = &self.body_match else {
             // The status line only: a small buffer on the stack.
-            let mut buf = [0u8; 256];
+            let mut buf = [0u8; 128];
             let mut len = 0;
             loop {
                 match s.read(&mut buf[len..]).await {
@@ -276,14 +286,14 @@ impl Prepared {
                 Err(why) => Outcome::Failed(why),
             };
         };
-        let mut buf = Vec::with_capacity(4096);
-        let mut chunk = [0u8; 4096];
+        let mut buf: Vec<u8> = Vec::with_capacity(4096);
         let mut head_end: Option<usize> = None;
         let mut content_length: Option<usize> = None;
         loop {
-            match s.read(&mut chunk).await {
+            buf.reserve(4096);
+            match s.read_buf(&mut buf).await {
                 Ok(0) => break,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
                 Err(e) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => break,
                 Err(e) => return Outcome::Failed(read_failure(&e)),
             }

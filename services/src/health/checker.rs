@@ -300,7 +300,8 @@ async fn run_target(
                 return;
             };
             match &prepared {
-                Ok(p) => p.run(&shared.tls).await,
+                // Boxed: a sleeping task then holds no room for a check's state.
+                Ok(p) => Box::pin(p.run(&shared.tls)).await,
                 Err(why) => Observation {
                     at_ms: now_ms(),
                     ok: false,
