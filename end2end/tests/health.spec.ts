@@ -43,12 +43,13 @@ test('a stopped backend turns DOWN on the open page without a reload', async ({ 
   backend.closeAllConnections?.();
   await expect(row).toHaveAttribute('data-state', 'down', { timeout: 15_000 });
   await expect(row).toContainText(/refused/);
+  // The pool and the timeline follow, still without a reload.
+  await expect(page.locator('tr[data-pool="switchboard"]')).toContainText('DEGRADED');
+  await expect(page.locator('.timeline')).toContainText(name);
   expect(documents).toBe(0);
   await page.screenshot({ path: 'screenshots/hydrated/health-live.png', fullPage: true });
 
-  // The timeline has it after a reload; then remove the backend again.
-  await page.reload();
-  await expect(page.locator('.timeline')).toContainText(name);
+  // Remove the backend again.
   await page.locator('table.targets tr', { hasText: name }).getByRole('button', { name: 'Remove' }).click();
   await expect(page.locator('table.targets tr', { hasText: name })).toHaveCount(0);
   expect(errors).toEqual([]);

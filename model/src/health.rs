@@ -357,3 +357,13 @@ pub struct HealthOverview {
     /// Server time of this answer, ms: the next delta asks for changes after it.
     pub now_ms: i64,
 }
+
+/// What changes when a backend goes UP or DOWN: reloaded by live pages then.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthRollup {
+    pub sites: Vec<SiteRow>,
+    pub pools: Vec<PoolRow>,
+    pub events: Vec<HealthEvent>,
+    pub checker: String,
+    pub now_ms: i64,
+}

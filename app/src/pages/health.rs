@@ -9,8 +9,8 @@ use leptos_router::hooks::use_query_map;
 use model::{
     auth::Permission,
     health::{
-        HaproxyView, HealthEvent, HealthOverview, HealthState, PoolRow, SiteRow, TargetLive,
-        TargetRow,
+        HaproxyView, HealthEvent, HealthOverview, HealthRollup, HealthState, PoolRow, SiteRow,
+        TargetLive, TargetRow,
     },
 };
 
@@ -135,20 +135,32 @@ fn Overview(
         .map(|t| (t.id, RwSignal::new(t.live.clone())))
         .collect();
     let now = RwSignal::new(o.now_ms);
-    watch_live(rows.clone(), now, o.now_ms);
-    let up: u32 = o.pools.iter().map(|p| p.up).sum();
-    let down: u32 = o.pools.iter().map(|p| p.down).sum();
-    let checker = if o.checker.is_empty() {
-        "no replica runs the checker right now".to_owned()
-    } else {
-        format!("checks run on {}", o.checker)
+    // Sites, pools and the timeline: reloaded when a backend goes UP or DOWN.
+    let rollup = RwSignal::new(HealthRollup {
+        sites: o.sites,
+        pools: o.pools.clone(),
+        events: o.events,
+        checker: o.checker,
+        now_ms: o.now_ms,
+    });
+    watch_live(rows.clone(), now, o.now_ms, rollup);
+    let total_targets = o.total_targets;
+    let summary = move || {
+        rollup.with(|r| {
+            let up: u32 = r.pools.iter().map(|p| p.up).sum();
+            let down: u32 = r.pools.iter().map(|p| p.down).sum();
+            let checker = if r.checker.is_empty() {
+                "no replica runs the checker right now".to_owned()
+            } else {
+                format!("checks run on {}", r.checker)
+            };
+            format!(
+                "{total_targets} targets in {} pools at {} sites · {up} UP · {down} DOWN · {checker}",
+                r.pools.len(),
+                r.sites.len()
+            )
+        })
     };
-    let summary = format!(
-        "{} targets in {} pools at {} sites · {up} UP · {down} DOWN · {checker}",
-        o.total_targets,
-        o.pools.len(),
-        o.sites.len()
-    );
     let pool_names: Vec<String> = o.pools.iter().map(|p| p.name.clone()).collect();
     let shown = o.targets.len();
     let total = o.total_targets;
@@ -158,8 +170,8 @@ fn Overview(
             <h1>"Infrastructure health"</h1>
             <p class="lede">{summary}</p>
         </div>
-        <SitesPanel sites=o.sites />
-        <PoolsPanel pools=o.pools />
+        {move || view! { <SitesPanel sites=rollup.with(|r| r.sites.clone()) /> }}
+        {move || view! { <PoolsPanel pools=rollup.with(|r| r.pools.clone()) /> }}
         {o.dns.map(|d| view! { <DnsPanel report=d /> })}
         {(!o.haproxy.is_empty()).then(|| view! { <HaproxyPanel views=o.haproxy /> })}
         <section class="panel table-panel" aria-labelledby="targets-title">
@@ -189,7 +201,7 @@ fn Overview(
                 </table>
             </div>
         </section>
-        <EventsPanel events=o.events now=o.now_ms />
+        {move || rollup.with(|r| view! { <EventsPanel events=r.events.clone() now=r.now_ms /> })}
         {edit.then(|| view! { <AddTargetForm pools=pool_names add /> })}
         {move || remove.value().get().and_then(Result::err).map(|e| view! { <p class="notice error" role="alert">{e.to_string()}</p> })}
     }
@@ -245,7 +257,12 @@ fn TargetRowView(
 /// Keeps rows current: asks for the rows changed since the last answer every
 /// two seconds, and at once when the change feed says a backend went UP or DOWN.
 #[cfg(feature = "hydrate")]
-fn watch_live(rows: HashMap<i64, RwSignal<TargetLive>>, now: RwSignal<i64>, since: i64) {
+fn watch_live(
+    rows: HashMap<i64, RwSignal<TargetLive>>,
+    now: RwSignal<i64>,
+    since: i64,
+    rollup: RwSignal<HealthRollup>,
+) {
     use std::{cell::Cell, rc::Rc};
     use wasm_bindgen::{closure::Closure, JsCast};
     let since = Rc::new(Cell::new(since));
@@ -280,7 +297,14 @@ fn watch_live(rows: HashMap<i64, RwSignal<TargetLive>>, now: RwSignal<i64>, sinc
         .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 2000)
         .unwrap_or(0);
     let source = web_sys::EventSource::new("/api/events").ok();
-    let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| poll());
+    let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        poll();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(r) = crate::serverfns::health::get_health_rollup().await {
+                rollup.set(r);
+            }
+        });
+    });
     if let Some(s) = &source {
         let _ = s.add_event_listener_with_callback("health", on_event.as_ref().unchecked_ref());
     }
@@ -295,7 +319,13 @@ fn watch_live(rows: HashMap<i64, RwSignal<TargetLive>>, now: RwSignal<i64>, sinc
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn watch_live(_rows: HashMap<i64, RwSignal<TargetLive>>, _now: RwSignal<i64>, _since: i64) {}
+fn watch_live(
+    _rows: HashMap<i64, RwSignal<TargetLive>>,
+    _now: RwSignal<i64>,
+    _since: i64,
+    _rollup: RwSignal<HealthRollup>,
+) {
+}
 
 #[component]
 fn FilterForm(pools: Vec<String>) -> impl IntoView {

@@ -1,7 +1,7 @@
 //! Health server functions: the page's data, live deltas, target edits.
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use model::health::{HealthOverview, TargetLive};
+use model::health::{HealthOverview, HealthRollup, TargetLive};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -19,6 +19,14 @@ pub async fn get_health(
     let (who, _) = super::authorize(Permission::ViewDashboard)?;
     let filter = services::health::Filter { state, pool, q };
     Ok(super::services()?.health.overview(&who, &filter).await?)
+}
+
+/// Sites, pools and the timeline, reloaded by a live page when a backend
+/// goes UP or DOWN.
+#[server(endpoint = "health/rollup", input = GetUrl)]
+pub async fn get_health_rollup() -> Result<HealthRollup, AppError> {
+    let (who, _) = super::authorize(Permission::ViewDashboard)?;
+    Ok(super::services()?.health.rollup(&who).await?)
 }
 
 /// Rows that changed since a time, for live pages.

@@ -58,6 +58,7 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
         Needs::Role(Role::Viewer),
     ),
     (GET, "/api/health/live?since_ms=0", "", Needs::Role(Role::Viewer)),
+    (GET, "/api/health/rollup", "", Needs::Role(Role::Viewer)),
     (
         POST,
         "/api/health/add_target",

@@ -9,8 +9,8 @@ use model::{
     auth::Permission,
     checklist::AutomatedCheck,
     health::{
-        CheckKind, HaproxyView, HealthEvent, HealthOverview, HealthState, HttpCheck, StateChange,
-        TargetLive, TargetRow, TargetSpec, TargetStatus, Timing,
+        CheckKind, HaproxyView, HealthEvent, HealthOverview, HealthRollup, HealthState, HttpCheck,
+        StateChange, TargetLive, TargetRow, TargetSpec, TargetStatus, Timing,
     },
 };
 use serde::Deserialize;
@@ -588,24 +588,7 @@ impl HealthService {
         let now = now_ms();
         let pool = self.db.pool();
         let (haproxy, dns) = tokio::join!(self.haproxy_views(), self.dns_readiness());
-        let pools = sqlx::query(
-            "SELECT p.id, p.name, p.service, p.needed, s.name AS site, s.kind FROM health_pool p \
-             JOIN health_site s ON s.id = p.site_id ORDER BY s.name, p.name",
-        )
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(rollup::Pool {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                site: r.try_get("site")?,
-                site_kind: r.try_get("kind")?,
-                service: r.try_get("service")?,
-                needed: u32_of(r, "needed")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        let pools = self.pool_list().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TARGET_COLUMNS}, p.id AS pool_id, h.state, h.health, h.since_ms, h.latency_ms, h.last_ok, \
              h.message, h.warning, h.checked_ms, h.recent, h.checks, h.updated_ms \
@@ -693,6 +676,59 @@ impl HealthService {
             dns,
             checker: self.checker_holder().await?,
             now_ms: now,
+        })
+    }
+
+    async fn pool_list(&self) -> Result<Vec<rollup::Pool>> {
+        sqlx::query(
+            "SELECT p.id, p.name, p.service, p.needed, s.name AS site, s.kind FROM health_pool p \
+             JOIN health_site s ON s.id = p.site_id ORDER BY s.name, p.name",
+        )
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(rollup::Pool {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                site: r.try_get("site")?,
+                site_kind: r.try_get("kind")?,
+                service: r.try_get("service")?,
+                needed: u32_of(r, "needed")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Sites, pools, the timeline and who runs the checker, without the rows:
+    /// what a live page reloads when a backend goes UP or DOWN.
+    ///
+    /// # Errors
+    /// Permission; database errors.
+    pub async fn rollup(&self, who: &Principal) -> Result<HealthRollup> {
+        who.require(Permission::ViewDashboard)?;
+        let pools = self.pool_list().await?;
+        let states = sqlx::query(
+            "SELECT t.pool_id, h.state FROM health_target t LEFT JOIN health_status h ON h.target_id = t.id",
+        )
+        .fetch_all(self.db.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            let state: Option<String> = r.try_get("state")?;
+            Ok((
+                r.try_get::<i64, _>("pool_id")?,
+                state.map(|s| if s == "up" { HealthState::Up } else { HealthState::Down }),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let pool_rows = rollup::pools(&pools, &states);
+        Ok(HealthRollup {
+            sites: rollup::sites(&pools, &pool_rows),
+            pools: pool_rows,
+            events: self.events(50).await?,
+            checker: self.checker_holder().await?,
+            now_ms: now_ms(),
         })
     }
 
