@@ -498,6 +498,227 @@ async fn haproxy_sees_a_stopped_backend_go_down_and_come_back() {
     }
 }
 
+/// Our checker on the backends with HAProxy's timings (`check inter 200 fall 3 rise 2`,
+/// `timeout check 1s`, `option httpchk GET /`), ids 1.. in order.
+fn our_checker(
+    backends: &[Backend],
+) -> (
+    crate::health::Checker,
+    tokio::sync::mpsc::UnboundedReceiver<model::health::StateChange>,
+) {
+    let specs = backends
+        .iter()
+        .zip(1..)
+        .map(|(b, id)| {
+            crate::health::target_spec(
+                id,
+                "web",
+                &crate::health::TargetConfig {
+                    name: b.name.into(),
+                    address: b.address(),
+                    check: Some("http".into()),
+                    method: Some("GET".into()),
+                    path: Some("/".into()),
+                    expect_status: Some(200),
+                    inter: Some(200),
+                    fall: Some(3),
+                    rise: Some(2),
+                    timeout: Some(1000),
+                    ..crate::health::TargetConfig::default()
+                },
+            )
+            .expect("a valid target")
+        })
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let checker =
+        crate::health::Checker::start(specs, crate::health::CheckerSettings::default(), tx)
+            .expect("the checker starts");
+    (checker, rx)
+}
+
+/// Our checker's states as `(address, state)`, for [`disagreements`].
+fn our_states(
+    checker: &crate::health::Checker,
+    backends: &[Backend],
+) -> Vec<(String, HealthState)> {
+    checker
+        .statuses()
+        .iter()
+        .map(|s| {
+            let i = usize::try_from(s.id - 1).expect("ids from 1");
+            (backends[i].address(), s.state)
+        })
+        .collect()
+}
+
+/// When HAProxy (CSV over HTTP) and our checker first showed `server` in `want`, from
+/// `since`; polls both every 25 ms, collecting our state changes, and fails the test
+/// after `within` naming who never got there.
+async fn watch_both(
+    haproxy: &mut Haproxy,
+    checker: &crate::health::Checker,
+    changes: &mut tokio::sync::mpsc::UnboundedReceiver<model::health::StateChange>,
+    (server, id, want): (&str, i64, HealthState),
+    since: Instant,
+    within: Duration,
+) -> (Duration, Duration, Vec<model::health::StateChange>) {
+    let (mut theirs, mut ours, mut seen) = (None, None, Vec::new());
+    loop {
+        haproxy.assert_running();
+        while let Ok(change) = changes.try_recv() {
+            seen.push(change);
+        }
+        let rows = fetch(&haproxy.http("secret"), TIMEOUT)
+            .await
+            .expect("stats over HTTP");
+        let now = since.elapsed();
+        let haproxy_there = match want {
+            HealthState::Down => is_down(&rows, server),
+            HealthState::Up => is_up_l7ok(&rows, server),
+        };
+        if haproxy_there && theirs.is_none() {
+            theirs = Some(now);
+        }
+        let status = checker.status(id).expect("our status");
+        if status.state == want && ours.is_none() {
+            ours = Some(now);
+        }
+        if let (Some(theirs), Some(ours)) = (theirs, ours) {
+            return (theirs, ours, seen);
+        }
+        assert!(
+            now < within,
+            "{server} {want:?} not seen within {within:?}: HAProxy after {theirs:?}, ours after {ours:?}; \
+             our status {status:#?}; HAProxy's row {:#?}",
+            server_row(&rows, server)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn server_row<'a>(rows: &'a [HaproxyRow], name: &str) -> Option<&'a HaproxyRow> {
+    rows.iter()
+        .find(|r| r.kind == HaproxyRowKind::Server && r.proxy == "web" && r.service == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_and_our_checker_see_a_stopped_backend_go_down_and_come_back() {
+    let mut backends = three_backends().await;
+    let mut haproxy = Haproxy::start(&backends.iter().collect::<Vec<_>>()).await;
+    let (checker, mut changes) = our_checker(&backends);
+    let all_up = |rows: &[HaproxyRow]| ["s1", "s2", "s3"].iter().all(|s| is_up_l7ok(rows, s));
+    haproxy
+        .wait_for("s1..s3 UP with L7OK", Duration::from_secs(5), all_up)
+        .await;
+    // Ours starts fully UP; wait for a passing check of each.
+    let started = Instant::now();
+    while !checker
+        .statuses()
+        .iter()
+        .all(|s| s.state == HealthState::Up && s.last.as_ref().is_some_and(|l| l.ok))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "our first checks: {:#?}",
+            checker.statuses()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let rows = fetch(&haproxy.http("secret"), TIMEOUT)
+        .await
+        .expect("stats");
+    assert_eq!(
+        disagreements(&rows, &our_states(&checker, &backends)),
+        vec![]
+    );
+    assert!(changes.try_recv().is_err(), "no change while all are UP");
+
+    // inter 200 ms x fall 3; on a busy 2-core machine allow 4x that.
+    let nominal_down = Duration::from_millis(200 * 3);
+    backends[1].stop().await;
+    let stopped = Instant::now();
+    let (theirs, ours, seen) = watch_both(
+        &mut haproxy,
+        &checker,
+        &mut changes,
+        ("s2", 2, HealthState::Down),
+        stopped,
+        Duration::from_secs(10),
+    )
+    .await;
+    println!(
+        "s2 DOWN: HAProxy after {theirs:?}, our checker after {ours:?} (nominal {nominal_down:?})"
+    );
+    assert!(
+        theirs < nominal_down * 4,
+        "HAProxy: s2 DOWN after {theirs:?}"
+    );
+    assert!(ours < nominal_down * 4, "ours: s2 DOWN after {ours:?}");
+    let mut seen = seen;
+    while let Ok(change) = changes.try_recv() {
+        seen.push(change);
+    }
+    assert_eq!(seen.len(), 1, "one change: {seen:#?}");
+    let change = &seen[0];
+    assert_eq!(
+        (change.target_id, change.name.as_str(), change.pool.as_str()),
+        (2, "s2", "web")
+    );
+    assert_eq!(
+        (change.from, change.to),
+        (HealthState::Up, HealthState::Down)
+    );
+    assert_eq!(change.message, "connection refused", "{change:#?}");
+    // Both agree now: s2 DOWN, s1 and s3 UP, nothing flagged.
+    let ours_now = our_states(&checker, &backends);
+    assert_eq!(
+        ours_now.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [HealthState::Up, HealthState::Down, HealthState::Up]
+    );
+    let rows = fetch(&haproxy.http("secret"), TIMEOUT)
+        .await
+        .expect("stats");
+    assert_eq!(disagreements(&rows, &ours_now), vec![]);
+
+    // rise 2 at downinter 200 ms.
+    let nominal_up = Duration::from_millis(200 * 2);
+    backends[1].restart().await;
+    let restarted = Instant::now();
+    let (theirs, ours, seen) = watch_both(
+        &mut haproxy,
+        &checker,
+        &mut changes,
+        ("s2", 2, HealthState::Up),
+        restarted,
+        Duration::from_secs(10),
+    )
+    .await;
+    println!(
+        "s2 UP: HAProxy after {theirs:?}, our checker after {ours:?} (nominal {nominal_up:?})"
+    );
+    assert!(theirs < nominal_up * 4, "HAProxy: s2 UP after {theirs:?}");
+    assert!(ours < nominal_up * 4, "ours: s2 UP after {ours:?}");
+    let mut seen = seen;
+    while let Ok(change) = changes.try_recv() {
+        seen.push(change);
+    }
+    assert_eq!(seen.len(), 1, "one change: {seen:#?}");
+    assert_eq!(
+        (seen[0].name.as_str(), seen[0].from, seen[0].to),
+        ("s2", HealthState::Down, HealthState::Up)
+    );
+    assert!(seen[0].message.contains("HTTP 200"), "{:#?}", seen[0]);
+    let rows = fetch(&haproxy.http("secret"), TIMEOUT)
+        .await
+        .expect("stats");
+    assert_eq!(
+        disagreements(&rows, &our_states(&checker, &backends)),
+        vec![]
+    );
+    checker.stop();
+}
+
 #[tokio::test]
 async fn haproxy_fetch_errors_are_sentences() {
     // Nothing listening.

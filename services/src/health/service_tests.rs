@@ -213,3 +213,233 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
     assert!(later.is_empty());
     loop_task.abort();
 }
+
+fn dns_settings(dns: &std::net::SocketAddr, names: &[&str], timeout: Duration) -> HealthSettings {
+    HealthSettings {
+        config: HealthConfig {
+            dns: Some(DnsConfig {
+                names: names.iter().map(|n| (*n).to_owned()).collect(),
+                max_ttl: Some(300),
+            }),
+            ..HealthConfig::default()
+        },
+        probe: crate::probe::ProbeConfig {
+            dns_server: Some(*dns),
+            timeout,
+            ..crate::probe::ProbeConfig::default()
+        },
+        ..HealthSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn the_overview_reports_dns_readiness_from_the_configured_server() {
+    use model::checklist::Verdict;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let dns = crate::probe::tests::dnsmasq().await;
+    let (short, long) = ("low.example.test", "high.example.test");
+
+    let service = HealthService::new(
+        db.clone(),
+        dns_settings(&dns.addr, &[short, long], Duration::from_secs(2)),
+    );
+    let o = service
+        .overview(&staff(), &Filter::default())
+        .await
+        .expect("overview");
+    let report = o.dns.expect("a DNS report");
+    assert_eq!(report.verdict, Verdict::Fail, "{report:#?}");
+    assert!(report.summary.contains(long), "{}", report.summary);
+    assert!(!report.summary.contains(short), "{}", report.summary);
+    let evidence = |name: &str| {
+        report
+            .evidence
+            .iter()
+            .find(|e| e.subject.contains(name))
+            .unwrap_or_else(|| panic!("no evidence for {name} in {report:#?}"))
+    };
+    let high = evidence(long);
+    assert_eq!(high.verdict, Verdict::Fail, "{high:?}");
+    assert!(high.detail.contains("3600 s > limit 300 s"), "{high:?}");
+    let low = evidence(short);
+    assert_eq!(low.verdict, Verdict::Pass, "{low:?}");
+    assert!(low.detail.contains("TTL 60 s"), "{low:?}");
+
+    let service = HealthService::new(
+        db,
+        dns_settings(&dns.addr, &[short], Duration::from_secs(2)),
+    );
+    let o = service
+        .overview(&staff(), &Filter::default())
+        .await
+        .expect("overview");
+    let report = o.dns.expect("a DNS report");
+    assert_eq!(report.verdict, Verdict::Pass, "{report:#?}");
+    assert_eq!(report.evidence.len(), 1, "{report:#?}");
+    assert_eq!(report.evidence[0].verdict, Verdict::Pass);
+}
+
+#[tokio::test]
+async fn a_dns_server_not_answering_cannot_run_and_the_page_still_renders() {
+    use model::checklist::Verdict;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let (a, _keep_a) = backend().await;
+    let (b, _keep_b) = backend().await;
+    // Nothing answers DNS there (a UDP port bound, then released).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free UDP port");
+    let mut settings = dns_settings(&silent, &["low.example.test"], Duration::from_millis(500));
+    settings.config = HealthConfig {
+        dns: settings.config.dns,
+        ..config(&a.to_string(), &b.to_string())
+    };
+    let service = HealthService::new(db, settings);
+    service.apply_config().await.expect("config");
+    let started = std::time::Instant::now();
+    let o = service
+        .overview(&staff(), &Filter::default())
+        .await
+        .expect("the overview renders without DNS");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let report = o.dns.expect("a DNS report");
+    assert_eq!(report.verdict, Verdict::CannotRun, "{report:#?}");
+    assert!(
+        report
+            .summary
+            .starts_with("Could not ask DNS server 127.0.0.1:"),
+        "{}",
+        report.summary
+    );
+    // The rest of the page is there.
+    assert_eq!(o.total_targets, 2);
+    assert_eq!(o.targets.len(), 2);
+    assert_eq!(o.sites.len(), 2);
+    assert_eq!(o.pools.len(), 2);
+    assert!(o.haproxy.is_empty());
+}
+
+/// A webhook receiver: answers `200` to every request and sends each body on.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, length) = loop {
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (end + 4, length);
+                    }
+                    match tokio::io::AsyncReadExt::read(&mut s, &mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                };
+                while buf.len() < head_end + length {
+                    match tokio::io::AsyncReadExt::read(&mut s, &mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let body = String::from_utf8_lossy(&buf[head_end..head_end + length]).into_owned();
+                let _ = tx.send(body);
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}/hooks/switchboard"), rx)
+}
+
+#[tokio::test]
+async fn the_job_posts_a_backend_going_down_to_the_webhook() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let (a, _keep) = backend().await;
+    let (b, b_task) = backend().await;
+    let (hook, mut bodies) = webhook_receiver().await;
+    let service = HealthService::new(
+        db.clone(),
+        HealthSettings {
+            config: HealthConfig {
+                webhook: Some(WebhookConfig {
+                    url: hook,
+                    attempts: Some(3),
+                }),
+                ..config(&a.to_string(), &b.to_string())
+            },
+            snapshot_every: Duration::from_millis(100),
+            ..HealthSettings::default()
+        },
+    );
+    service.apply_config().await.expect("config");
+    let (spec, run) = service.job();
+    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
+    let loop_task = scheduler.spawn(Duration::from_millis(50));
+
+    // Both UP (written by the job) before the backend stops.
+    let mut up = false;
+    for _ in 0..100 {
+        let o = service
+            .overview(&staff(), &Filter::default())
+            .await
+            .expect("overview");
+        if o.targets.len() == 2
+            && o.targets
+                .iter()
+                .all(|t| t.live.state == Some(HealthState::Up) && t.live.checks > 0)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the targets never showed UP");
+    assert!(
+        bodies.try_recv().is_err(),
+        "nothing posted while all are UP"
+    );
+
+    b_task.abort();
+    let body = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
+        .await
+        .expect("a webhook post within 10 s")
+        .expect("the receiver runs");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("a JSON body");
+    assert_eq!(json["to"], "down", "{body}");
+    assert_eq!(json["from"], "up", "{body}");
+    assert_eq!(json["target"], "aws1", "{body}");
+    assert_eq!(json["pool"], "web-aws", "{body}");
+    assert_eq!(json["event"], "health.state_change", "{body}");
+    assert!(body.contains(r#""to":"down""#), "{body}");
+    assert!(
+        json["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("refused")),
+        "{body}"
+    );
+    // Exactly one post for the one change.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(bodies.try_recv().is_err(), "one post per change");
+    loop_task.abort();
+}

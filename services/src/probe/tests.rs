@@ -220,13 +220,17 @@ async fn nothing_to_check_cannot_run() {
 
 // ---------------------------------------------------------------- DNS
 
-struct Dns {
+/// dnsmasq on loopback; killed on drop.
+pub(crate) struct Dns {
     _peer: Peer,
     _dir: tempfile::TempDir,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
-async fn dnsmasq() -> Dns {
+/// dnsmasq answering for `example.test`: `low` (A 127.0.0.1, TTL 60), `high`
+/// (A 127.0.0.1, TTL 3600), `elsewhere` (A 192.0.2.50, TTL 60), `www` (CNAME low,
+/// TTL 120); other names NXDOMAIN.
+pub(crate) async fn dnsmasq() -> Dns {
     require("dnsmasq", DNSMASQ, "dnsmasq-base");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
