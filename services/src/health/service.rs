@@ -870,6 +870,8 @@ impl HealthService {
         while ctx.still_held() {
             tokio::select! {
                 Some(change) = changes.recv() => {
+                    // Pages reload their pools on the event: store the rows first.
+                    self.write_snapshot(&checker.statuses(), &mut written).await?;
                     self.record_change(&ctx, &change, alerter.as_ref()).await?;
                 }
                 event = targets_changed.recv() => {
