@@ -757,7 +757,9 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     );
 
     // 5b. The browser through HAProxy: the reach map works with its requests
-    // (page, server functions, feature pages) spread over the replicas.
+    // (page, server functions, feature pages) spread over the replicas, and the
+    // health page follows a backend going DOWN live, whichever replica runs the
+    // checker and whichever serves the page and its event stream.
     let mut env = Vec::new();
     for role in ["admin", "staff", "viewer"] {
         let user = format!("e2e-{role}");
@@ -776,15 +778,16 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
                 "--project=setup",
                 "--project=hydrated",
                 "tests/map.spec.ts",
+                "tests/health.spec.ts",
             ])
             .env("BASE_URL", format!("http://{front}"))
             .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(ws.root.join("end2end")),
     )
-    .context("the map in Chromium through HAProxy")?;
+    .context("the map and the live health page in Chromium through HAProxy")?;
     eprintln!(
-        "xtask: replicas: the reach map's browser tests passed through HAProxy across 3 replicas"
+        "xtask: replicas: the reach map's and the live health page's browser tests passed through HAProxy across 3 replicas"
     );
 
     // 6. kill -9 a replica: HAProxy redispatches, no request fails.
