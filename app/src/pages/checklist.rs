@@ -17,6 +17,7 @@ use model::{
 
 use crate::{
     components::shell::use_me,
+    pages::share::{CreatedLink, ExpiresSelect},
     serverfns::checklist::{
         get_checklist_template, get_migration, list_migrations, AddTemplateItem,
         ChangeTemplateItem, CreateMigration, RewordTemplateItem, RunCheck, ShareMigration,
@@ -653,26 +654,10 @@ fn ShareForm(migration: i64, share: ServerAction<ShareMigration>) -> impl IntoVi
             <ActionForm action=share attr:class="inline-form">
                 <input type="hidden" name="migration" value=migration />
                 <label>"Label " <input type="text" name="label" maxlength="100" placeholder="for the client" /></label>
-                <label>
-                    "Expires "
-                    <select name="expires_hours">
-                        <option value="">"never"</option>
-                        <option value="24">"after a day"</option>
-                        <option value="168" selected>"after a week"</option>
-                        <option value="720">"after 30 days"</option>
-                    </select>
-                </label>
+                <ExpiresSelect />
                 <button type="submit" class="button">"Create link"</button>
             </ActionForm>
-            {move || share.value().get().map(|r| match r {
-                Ok(path) => view! {
-                    <p class="notice info" role="status">
-                        "Link created (copy it now: it is shown only once): "
-                        <a class="share-url" href=path.clone()>{path.clone()}</a>
-                    </p>
-                }.into_any(),
-                Err(e) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {move || share.value().get().map(|r| view! { <CreatedLink result=r /> })}
         </section>
     }
 }

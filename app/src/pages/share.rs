@@ -85,26 +85,10 @@ pub fn ShareLinksPage() -> impl IntoView {
             <ActionForm action=create attr:class="form-grid">
                 <label>"Label" <input type="text" name="label" required maxlength="100" placeholder="East of England reach for the client" /></label>
                 <label>"Map selection" <input type="text" name="selection" required value=preset placeholder="county:bedfordshire" /></label>
-                <label>
-                    "Expires"
-                    <select name="expires_hours">
-                        <option value="">"never"</option>
-                        <option value="24">"after a day"</option>
-                        <option value="168" selected>"after a week"</option>
-                        <option value="720">"after 30 days"</option>
-                    </select>
-                </label>
+                <ExpiresSelect />
                 <button type="submit" class="button button-primary">"Create link"</button>
             </ActionForm>
-            {move || create.value().get().map(|r| match r {
-                Ok(path) => view! {
-                    <p class="notice info" role="status">
-                        "Link created (copy it now: it is shown only once): "
-                        <a class="share-url" href=path.clone()>{path.clone()}</a>
-                    </p>
-                }.into_any(),
-                Err(e) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
-            })}
+            {move || create.value().get().map(|r| view! { <CreatedLink result=r /> })}
         </section>
         <Suspense fallback=|| view! { <p class="loading">"Loading links…"</p> }>
             {move || Suspend::new(async move {
@@ -163,5 +147,36 @@ fn selection_href(selection: &str) -> String {
     match selection.strip_prefix("migration:") {
         Some(id) => format!("/checklist/{id}"),
         None => format!("/map?sel={selection}"),
+    }
+}
+
+/// How long a new share link lives (`expires_hours`), a week preselected.
+#[component]
+pub(crate) fn ExpiresSelect() -> impl IntoView {
+    view! {
+        <label>
+            "Expires "
+            <select name="expires_hours">
+                <option value="">"never"</option>
+                <option value="24">"after a day"</option>
+                <option value="168" selected>"after a week"</option>
+                <option value="720">"after 30 days"</option>
+            </select>
+        </label>
+    }
+}
+
+/// The answer to "create a link": the URL, shown once, or why not.
+#[component]
+pub(crate) fn CreatedLink(result: Result<String, crate::error::AppError>) -> impl IntoView {
+    match result {
+        Ok(path) => view! {
+            <p class="notice info" role="status">
+                "Link created (copy it now: it is shown only once): "
+                <a class="share-url" href=path.clone()>{path.clone()}</a>
+            </p>
+        }
+        .into_any(),
+        Err(e) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
     }
 }

@@ -3,7 +3,6 @@
 
 use std::{
     net::{Ipv4Addr, SocketAddr},
-    process::{Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -19,7 +18,7 @@ use tokio::{
 };
 
 use super::{check_once, tls_config, Checker, CheckerSettings};
-use crate::probe::tests::{free_port, leaf, require, test_ca, wait_for_tcp, Peer};
+use crate::probe::tests::{free_port, leaf, require, s_server, test_ca, Peer};
 
 const OK: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Type: text/plain\r\n\r\nall good\n";
@@ -452,23 +451,7 @@ async fn https_servers() -> Https {
     let mut ports = Vec::new();
     for (cert, key) in [leaf(d, "soon", -1, 5), leaf(d, "expired", -30, -2)] {
         let port = free_port();
-        let child = Command::new("openssl")
-            .args(["s_server", "-quiet", "-www", "-accept"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start openssl s_server");
-        let mut peer = Peer {
-            child,
-            what: "openssl s_server",
-        };
-        wait_for_tcp(port, &mut peer).await;
+        let peer = s_server(port, &cert, &key).await;
         peers.push(peer);
         ports.push(port);
     }

@@ -523,28 +523,7 @@ async fn tls_servers() -> Tls {
     let mut ports = Vec::new();
     for (cert, key) in certs {
         let port = free_port();
-        let child = Command::new("openssl")
-            .args([
-                "s_server",
-                "-quiet",
-                "-www",
-                "-accept",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .arg("-cert")
-            .arg(&cert)
-            .arg("-key")
-            .arg(&key)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start openssl s_server");
-        let mut peer = Peer {
-            child,
-            what: "openssl s_server",
-        };
-        wait_for_tcp(port, &mut peer).await;
+        let peer = s_server(port, &cert, &key).await;
         peers.push(peer);
         ports.push(port);
     }
@@ -823,4 +802,26 @@ async fn http_host() {
     );
     assert!(r.evidence[0].detail.contains("refused"), "{r:#?}");
     task.abort();
+}
+
+/// `openssl s_server -www` on 127.0.0.1:`port` with `cert` and `key`, accepting.
+pub(crate) async fn s_server(port: u16, cert: &std::path::Path, key: &std::path::Path) -> Peer {
+    let child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start openssl s_server");
+    let mut peer = Peer {
+        child,
+        what: "openssl s_server",
+    };
+    wait_for_tcp(port, &mut peer).await;
+    peer
 }
