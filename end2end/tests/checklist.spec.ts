@@ -62,9 +62,17 @@ test('a migration is planned, ticked, checked and shared', async ({ page, browse
   await expect(progress(colleague)).toHaveText('1 of 40 settled (2%), 1 blocked');
   await expect(colleague.locator('li.checklist-item').first()).toHaveAttribute('data-state', 'done');
 
+  // A note being typed survives a colleague's tick arriving live.
+  const third = page.locator('li.checklist-item').nth(2);
+  await third.getByLabel('Note').fill('half-typed');
+  await colleague.locator('li.checklist-item').nth(3).getByRole('button', { name: 'Not applicable' }).click();
+  await expect(progress(page)).toHaveText('2 of 40 settled (5%), 1 blocked');
+  await expect(page.locator('li.checklist-item').nth(3)).toHaveAttribute('data-state', 'not_applicable');
+  await expect(page.locator('li.checklist-item').nth(2).getByLabel('Note')).toHaveValue('half-typed');
+
   // Only open points.
   await page.getByRole('link', { name: 'Show only open points' }).click();
-  await expect(page.locator('li.checklist-item')).toHaveCount(39);
+  await expect(page.locator('li.checklist-item')).toHaveCount(38);
   await page.getByRole('link', { name: 'Show every point' }).click();
   await expect(page.locator('li.checklist-item')).toHaveCount(40);
 
@@ -99,7 +107,7 @@ test('a migration is planned, ticked, checked and shared', async ({ page, browse
   const response = await view.goto(`${path}?tz=Australia/Melbourne`);
   expect(response?.status()).toBe(200);
   await expect(view.getByRole('heading', { level: 1, name })).toBeVisible();
-  await expect(progress(view)).toHaveText('1 of 40 settled (2%), 1 blocked');
+  await expect(progress(view)).toHaveText('2 of 40 settled (5%), 1 blocked');
   await expect(view.locator('li.checklist-item').first()).toHaveAttribute('data-state', 'done');
   await expect(view.locator('.item-note', { hasText: 'agreed with the client' })).toBeVisible();
   await expect(view.getByText('Sun 6 Dec 2026 09:00 – 13:00 Australia/Melbourne (UTC+11:00)')).toBeVisible();

@@ -233,12 +233,25 @@ pub fn MigrationPage() -> impl IntoView {
     let share = ServerAction::<ShareMigration>::new();
     let live = RwSignal::new(0_u32);
     watch_live_changes(id, live);
+    // Notes typed but not yet saved survive the page redrawing (a colleague's
+    // tick arriving live); a refused tick changes nothing, so nothing reloads.
+    let drafts = Drafts(StoredValue::new(std::collections::HashMap::new()));
+    provide_context(drafts);
+    let saved = RwSignal::new(0_u32);
+    Effect::new(move |_| {
+        if let Some(Ok(item)) = tick.value().get() {
+            drafts.0.update_value(|d| {
+                d.remove(&item.id);
+            });
+            saved.update(|n| *n += 1);
+        }
+    });
     let migration = Resource::new(
         move || {
             (
                 id.get(),
                 zone.get(),
-                tick.version().get(),
+                saved.get(),
                 check.version().get(),
                 live.get(),
             )
@@ -263,6 +276,10 @@ pub fn MigrationPage() -> impl IntoView {
         </Transition>
     }
 }
+
+/// Notes being typed, by point: kept while the checklist redraws.
+#[derive(Clone, Copy)]
+struct Drafts(StoredValue<std::collections::HashMap<i64, String>>);
 
 /// What a person who may work the checklist can do on it.
 #[derive(Clone, Copy)]
@@ -449,7 +466,11 @@ fn ItemView(item: MigrationItem, migration: i64, actions: Option<Actions>) -> im
     let check = item.automated_check.map(|c| {
         view! { <a class="badge" href=format!("#check-{}", c.as_str()) title="Switchboard can verify this">{c.label()}</a> }
     });
-    let note_value = item.note.clone();
+    let item_id = item.id;
+    let drafts = use_context::<Drafts>();
+    let note_value = drafts
+        .and_then(|d| d.0.with_value(|m| m.get(&item_id).cloned()))
+        .unwrap_or_else(|| item.note.clone());
     let form = actions.map(|a| {
         let note_id = format!("note-{}", item.id);
         let buttons = ItemState::ALL
@@ -469,7 +490,16 @@ fn ItemView(item: MigrationItem, migration: i64, actions: Option<Actions>) -> im
                 <input type="hidden" name="item" value=item.id />
                 <input type="hidden" name="revision" value=item.revision />
                 <label class="visually-hidden" for=note_id.clone()>"Note"</label>
-                <input type="text" id=note_id name="note" value=note_value placeholder="note" maxlength="2000" />
+                <input type="text" id=note_id name="note" value=note_value placeholder="note" maxlength="2000"
+                    on:input=move |ev| {
+                        if let Some(d) = drafts {
+                            let text = event_target_value(&ev);
+                            d.0.update_value(|m| {
+                                m.insert(item_id, text);
+                            });
+                        }
+                    }
+                />
                 {buttons}
             </ActionForm>
         }
