@@ -2,7 +2,9 @@
 //! as staff, one bounded run per URL; coverage tiles side by side with Mapnik
 //! (rendering) and nginx (serving cached tiles); then the same pages through
 //! HAProxy with one and with three replicas on PostgreSQL. Figures are printed
-//! as Markdown tables for docs/perf.md.
+//! as Markdown tables for docs/perf.md. `cargo xtask bench tiles` runs only the
+//! tile comparisons, `cargo xtask bench health` only the health checker and
+//! page at 10,000 targets (see `bench/health.rs`).
 
 use std::{
     net::SocketAddr,
@@ -18,6 +20,8 @@ use crate::{
     serve::{add_user_with, random_password, Server},
     tools, Workspace,
 };
+
+mod health;
 
 /// URLs measured, with what they stand for.
 const TARGETS: &[(&str, &str)] = &[
@@ -41,6 +45,16 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
     tools::ensure_build_tools(ws)?;
     if Command::new("wrk").arg("--version").output().is_err() {
         tools::apt_install(ws, &["wrk"])?;
+    }
+    // `cargo xtask bench health`: the health checker and page at 10,000 targets
+    // alone. Server-side rendering needs no fresh wasm: the site is built only
+    // when there is none.
+    if std::env::args().any(|a| a == "health") {
+        if !ws.site().join("pkg").exists() {
+            build::site(ws)?;
+        }
+        let bin = build::server(ws, build::Profile::Release)?;
+        return health::run(ws, &bin);
     }
     build::site(ws)?;
     let bin = build::server(ws, build::Profile::Release)?;

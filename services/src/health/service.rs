@@ -30,6 +30,9 @@ use crate::{
     Db, Error, Result,
 };
 
+/// Rows per upsert statement in a snapshot (see `write_snapshot`).
+const SNAPSHOT_ROWS_PER_STATEMENT: usize = 16;
+
 /// The job that runs the checker (one replica at a time).
 pub const CHECKER_JOB: &str = "health-checker";
 
@@ -939,7 +942,12 @@ impl HealthService {
         }
         let now = now_ms();
         let mut tx = self.db.pool().begin().await?;
-        for chunk in fresh.chunks(200) {
+        // Small statements: SQLite looks each `$N` up by a linear scan of the
+        // statement's parameter names (sqlx asks for every one), so a statement's
+        // binding cost grows with the square of its parameters. 200 rows (2,400
+        // parameters) a statement took half the server's CPU at 10,000 targets;
+        // 16 rows (192) makes binding negligible for a few hundred statements a second.
+        for chunk in fresh.chunks(SNAPSHOT_ROWS_PER_STATEMENT) {
             let sql = crate::db::values_sql(
                 "INSERT INTO health_status (target_id, state, health, since_ms, last_ok, latency_ms, message, \
                  warning, checked_ms, recent, checks, updated_ms) VALUES ",
