@@ -346,6 +346,9 @@ pub struct HealthOverview {
     pub pools: Vec<PoolRow>,
     /// The rows the filters let through (all of them without filters).
     pub targets: Vec<TargetRow>,
+    /// Targets the filters let through (the page lists at most a few hundred of them,
+    /// problems first).
+    pub matched: u32,
     /// Targets in all, before filters.
     pub total_targets: u32,
     pub events: Vec<HealthEvent>,

@@ -163,7 +163,14 @@ fn Overview(
     };
     let pool_names: Vec<String> = o.pools.iter().map(|p| p.name.clone()).collect();
     let shown = o.targets.len();
-    let total = o.total_targets;
+    let matched = o.matched;
+    let capped = (matched as usize > shown).then(|| {
+        view! {
+            <p class="notice info small">
+                {format!("{shown} of the {matched} matching backends are listed, problems first: narrow the list with the filters.")}
+            </p>
+        }
+    });
     let targets = o.targets;
     view! {
         <div class="page-head">
@@ -177,9 +184,10 @@ fn Overview(
         <section class="panel table-panel" aria-labelledby="targets-title">
             <div class="section-head">
                 <h2 id="targets-title">"Backends"</h2>
-                <span class="muted small" aria-live="polite">{format!("{shown} of {total} shown")}</span>
+                <span class="muted small" aria-live="polite">{format!("{shown} of {matched} shown ({total_targets} in all)")}</span>
             </div>
             <FilterForm pools=pool_names.clone() />
+            {capped}
             <div class="table-scroll">
                 <table class="targets">
                     <thead>

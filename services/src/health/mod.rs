@@ -31,5 +31,5 @@ pub use checker::{Checker, CheckerSettings};
 pub use counter::HealthCounter;
 pub use service::{
     target_spec, DnsConfig, Filter, HaproxyConfig, HealthConfig, HealthService, HealthSettings,
-    PoolConfig, SiteConfig, TargetConfig, WebhookConfig, CHECKER_JOB,
+    PoolConfig, SiteConfig, TargetConfig, WebhookConfig, CHECKER_JOB, MAX_ROWS,
 };

@@ -359,6 +359,13 @@ const TARGET_COLUMNS: &str = "t.id, t.name, t.address, t.kind, t.method, t.path,
      t.host, t.inter_ms, t.fastinter_ms, t.downinter_ms, t.fall, t.rise, t.timeout_ms, t.cert_warn_days, \
      p.name AS pool, s.name AS site";
 
+/// A row that needs no one's attention: UP, its last check passed, no warning.
+/// (A target not checked yet has no status row: not healthy.)
+const HEALTHY: &str = "COALESCE(h.state = 'up' AND h.last_ok = 1 AND h.warning IS NULL, FALSE)";
+
+/// The most backends the page lists at once (problems first); filters narrow the rest.
+pub const MAX_ROWS: u32 = 500;
+
 fn u32_of(row: &AnyRow, col: &str) -> Result<u32> {
     Ok(u32::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
 }
@@ -587,27 +594,58 @@ impl HealthService {
     /// # Errors
     /// Permission; database errors (HAProxy and DNS problems are shown, not raised).
     pub async fn overview(&self, who: &Principal, filter: &Filter) -> Result<HealthOverview> {
-        who.require(Permission::ViewDashboard)?;
-        let now = now_ms();
-        let pool = self.db.pool();
         let (haproxy, dns) = tokio::join!(self.haproxy_views(), self.dns_readiness());
-        let pools = self.pool_list().await?;
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TARGET_COLUMNS}, p.id AS pool_id, h.state, h.health, h.since_ms, h.latency_ms, h.last_ok, \
-             h.message, h.warning, h.checked_ms, h.recent, h.checks, h.updated_ms \
-             FROM health_target t JOIN health_pool p ON p.id = t.pool_id JOIN health_site s ON s.id = p.site_id \
-             LEFT JOIN health_status h ON h.target_id = t.id ORDER BY s.name, p.name, t.name"
-        )))
-        .fetch_all(pool)
-        .await?;
-        let mut states = Vec::with_capacity(rows.len());
+        // Sites and pools count every target (two columns a row); the table reads
+        // only the rows the filters let through, problems first, at most MAX_ROWS.
+        let rollup = self.rollup(who).await?;
+        let total = rollup.pools.iter().map(|p| p.total).sum();
+        let mut conds = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        if !filter.pool.is_empty() {
+            binds.push(filter.pool.clone());
+            conds.push(format!("p.name = ${}", binds.len()));
+        }
+        let q = filter.q.trim().to_lowercase();
+        if !q.is_empty() {
+            binds.push(format!("%{}%", q.replace(['%', '_'], "")));
+            let n = binds.len();
+            conds.push(format!(
+                "(LOWER(t.name) LIKE ${n} OR LOWER(t.address) LIKE ${n})"
+            ));
+        }
+        match filter.state.as_str() {
+            "down" => conds.push("h.state = 'down'".into()),
+            "problems" => conds.push(format!("NOT ({HEALTHY})")),
+            _ => {}
+        }
+        let filter_sql = if conds.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conds.join(" AND "))
+        };
+        let from = "FROM health_target t JOIN health_pool p ON p.id = t.pool_id JOIN health_site s ON s.id = p.site_id \
+             LEFT JOIN health_status h ON h.target_id = t.id";
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) {from}{filter_sql}"
+        )));
+        for b in &binds {
+            count = count.bind(b.clone());
+        }
+        let matched = u32::try_from(count.fetch_one(self.db.pool()).await?).unwrap_or(u32::MAX);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {TARGET_COLUMNS}, h.state, h.health, h.since_ms, h.latency_ms, h.last_ok, \
+             h.message, h.warning, h.checked_ms, h.recent, h.checks, h.updated_ms {from}{filter_sql} \
+             ORDER BY CASE WHEN {HEALTHY} THEN 1 ELSE 0 END, s.name, p.name, t.name LIMIT {MAX_ROWS}"
+        )));
+        for b in &binds {
+            query = query.bind(b.clone());
+        }
+        let rows = query.fetch_all(self.db.pool()).await?;
         let mut targets = Vec::with_capacity(rows.len());
-        let ours: Vec<(String, HealthState)> = Vec::new();
-        let mut ours = ours;
+        let mut ours: Vec<(String, HealthState)> = Vec::new();
         for row in &rows {
             let spec = spec_of(row)?;
             let live = live_of(row)?;
-            states.push((row.try_get::<i64, _>("pool_id")?, live.state));
             if let Some(s) = live.state {
                 ours.push((spec.address.clone(), s));
             }
@@ -649,36 +687,17 @@ impl HealthService {
                 .iter()
                 .any(|d| d.address.as_deref() == Some(t.address.as_str()));
         }
-        let pool_rows = rollup::pools(&pools, &states);
-        let sites = rollup::sites(&pools, &pool_rows);
-        let total = u32::try_from(targets.len()).unwrap_or(u32::MAX);
-        let q = filter.q.trim().to_lowercase();
-        targets.retain(|t| {
-            (filter.pool.is_empty() || t.pool == filter.pool)
-                && (q.is_empty()
-                    || t.name.to_lowercase().contains(&q)
-                    || t.address.to_lowercase().contains(&q))
-                && match filter.state.as_str() {
-                    "down" => t.live.state == Some(HealthState::Down),
-                    "problems" => {
-                        t.live.state != Some(HealthState::Up)
-                            || !t.live.ok
-                            || t.live.warning.is_some()
-                            || t.disagrees
-                    }
-                    _ => true,
-                }
-        });
         Ok(HealthOverview {
-            sites,
-            pools: pool_rows,
+            sites: rollup.sites,
+            pools: rollup.pools,
             targets,
+            matched,
             total_targets: total,
-            events: self.events(50).await?,
+            events: rollup.events,
             haproxy,
             dns,
-            checker: self.checker_holder().await?,
-            now_ms: now,
+            checker: rollup.checker,
+            now_ms: rollup.now_ms,
         })
     }
 

@@ -171,9 +171,9 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
 
     // Stop the AWS backend: DOWN, an event, the pool DOWN, London can no longer fail over.
     b_task.abort();
-    // Rows come by site, pool and name: London's first.
-    let o = wait((HealthState::Up, HealthState::Down)).await;
-    let aws = &o.targets[1];
+    // Problems come first, then by site, pool and name.
+    let o = wait((HealthState::Down, HealthState::Up)).await;
+    let aws = &o.targets[0];
     assert_eq!(aws.name, "aws1");
     assert_eq!(
         o.pools
@@ -202,6 +202,37 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         .await
         .expect("filtered");
     assert_eq!(down.targets.len(), 1);
+    assert_eq!(down.matched, 1);
+    let by_name = service
+        .overview(
+            &staff(),
+            &Filter {
+                q: "LON".into(),
+                ..Filter::default()
+            },
+        )
+        .await
+        .expect("by name");
+    assert_eq!(
+        by_name
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        ["lon1"]
+    );
+    let problems = service
+        .overview(
+            &staff(),
+            &Filter {
+                state: "problems".into(),
+                pool: "web-aws".into(),
+                ..Filter::default()
+            },
+        )
+        .await
+        .expect("problems");
+    assert_eq!(problems.matched, 1);
     assert_eq!(down.total_targets, 2);
     // Deltas: only rows written after a time.
     let (rows, now) = service.live_since(&staff(), 0).await.expect("live");
