@@ -219,7 +219,7 @@ impl Figures {
             self.rss_after_kib / 1024
         );
         println!(
-            "| `GET /health`, {TARGETS} rows, SSR ({RENDERS} sequential) | median {:.0} ms, max {:.0} ms, {} KB HTML |",
+            "| `GET /health`, {TARGETS} targets (the page lists 500, problems first), SSR ({RENDERS} sequential) | median {:.0} ms, max {:.0} ms, {} KB HTML |",
             self.full.median_ms,
             self.full.max_ms,
             self.full.bytes / 1024
