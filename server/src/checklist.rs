@@ -18,22 +18,6 @@ pub struct ExportQuery {
     tz: String,
 }
 
-/// The viewer's zone: `?tz=`, else the page's `tz` cookie, else UTC.
-fn zone(asked: &str, headers: &HeaderMap) -> String {
-    if services::checklist::time::zone(asked).is_ok() {
-        return asked.trim().to_owned();
-    }
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("tz="))
-        .map(|c| c.replace("%2F", "/").replace("%2f", "/"))
-        .unwrap_or_default();
-    services::checklist::time::zone_or_utc(&cookie).0
-}
-
 pub async fn export(
     State(state): State<AppState>,
     Extension(who): Extension<Principal>,
@@ -58,7 +42,17 @@ pub async fn export(
     let m = match state
         .services
         .checklist
-        .migration(&who, id, &zone(&q.tz, &headers))
+        .migration(
+            &who,
+            id,
+            &services::checklist::time::viewer_zone(
+                &q.tz,
+                headers
+                    .get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ),
+        )
         .await
     {
         Ok(m) => m,

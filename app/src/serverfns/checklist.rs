@@ -14,23 +14,14 @@ use model::auth::Permission;
 /// cookie the page's script sets from the browser, else UTC.
 #[cfg(feature = "ssr")]
 fn viewer_zone(asked: &str) -> String {
-    let asked = asked.trim();
-    if !asked.is_empty() && services::checklist::time::zone(asked).is_ok() {
-        return asked.to_owned();
-    }
-    let cookie = use_context::<http::request::Parts>().and_then(|parts| {
-        parts
-            .headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix("tz=").map(str::to_owned))
-    });
-    let cookie = cookie
-        .map(|c| c.replace("%2F", "/").replace("%2f", "/"))
-        .unwrap_or_default();
-    services::checklist::time::zone_or_utc(&cookie).0
+    let parts = use_context::<http::request::Parts>();
+    let cookies = parts
+        .as_ref()
+        .map(|p| p.headers.get_all(http::header::COOKIE))
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.to_str().ok());
+    services::checklist::time::viewer_zone(asked, cookies)
 }
 
 /// The migration checklist template that ships with the app.

@@ -53,6 +53,23 @@ fn offset(z: &Zoned) -> String {
     z.strftime("UTC%:z").to_string()
 }
 
+/// The viewer's zone: the one asked for (`?tz=`) when it is one, else the `tz`
+/// cookie the page's script sets from the browser (`cookie_headers` are the
+/// request's `Cookie` header values), else UTC.
+pub fn viewer_zone<'a>(asked: &str, cookie_headers: impl IntoIterator<Item = &'a str>) -> String {
+    let asked = asked.trim();
+    if !asked.is_empty() && zone(asked).is_ok() {
+        return asked.to_owned();
+    }
+    let cookie = cookie_headers
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("tz="))
+        .map(|c| c.replace("%2F", "/").replace("%2f", "/"))
+        .unwrap_or_default();
+    zone_or_utc(&cookie).0
+}
+
 /// `secs` as read in the zone `name`.
 #[must_use]
 pub fn shown(secs: i64, name: &str, tz: &TimeZone) -> Shown {
@@ -191,5 +208,10 @@ mod tests {
         let text = parse_local("start", "next tuesday", "UTC", &TimeZone::UTC).expect_err("text");
         assert!(text.to_string().contains("not a date and time"), "{text}");
         assert_eq!(zone_or_utc("Nowhere/Else").0, "UTC");
+        // The viewer's zone: asked, else the cookie (URL-encoded by the script), else UTC.
+        let cookies = ["sb_session=x; tz=Australia%2FMelbourne"];
+        assert_eq!(viewer_zone("", cookies), "Australia/Melbourne");
+        assert_eq!(viewer_zone("Europe/London", cookies), "Europe/London");
+        assert_eq!(viewer_zone("Mars/Base", ["tz=Nowhere%2FElse"]), "UTC");
     }
 }
