@@ -521,7 +521,8 @@ fn ItemView(item: MigrationItem, migration: i64, actions: Option<Actions>) -> im
     }
 }
 
-fn verdict_class(v: Verdict) -> &'static str {
+/// The badge class of a check's verdict (also on the health page's DNS panel).
+pub(crate) fn verdict_class(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "verdict verdict-pass",
         Verdict::Warn => "verdict verdict-warn",

@@ -437,7 +437,7 @@ fn DnsPanel(report: model::checklist::CheckReport) -> impl IntoView {
         <section class="panel" aria-labelledby="dns-title">
             <h2 id="dns-title">"DNS readiness"</h2>
             <p class="muted small">"A long TTL keeps clients on a failed site after DNS changes: browsers, ISPs and offices cache the answer."</p>
-            <p><span class=format!("verdict verdict-{}", report.verdict.as_str().replace("cannot_run", "cannot"))>{report.verdict.label()}</span> " " {report.summary}</p>
+            <p><span class=crate::pages::checklist::verdict_class(report.verdict)>{report.verdict.label()}</span> " " {report.summary}</p>
             <ul class="small">
                 {report.evidence.into_iter().map(|e| view! { <li><code>{e.subject}</code> " " {e.detail}</li> }).collect_view()}
             </ul>

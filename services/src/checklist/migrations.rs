@@ -553,22 +553,7 @@ impl ChecklistService {
         }
     }
 
-    /// The ticks of a migration, newest first: who set which point to what.
-    ///
-    /// # Errors
-    /// Permission; database errors.
-    pub async fn history(
-        &self,
-        who: &Principal,
-        migration_id: i64,
-        limit: u32,
-        viewer: &str,
-    ) -> Result<Vec<ItemChange>> {
-        who.require(Permission::ViewDashboard)?;
-        let (zone, tz) = time::zone_or_utc(viewer);
-        self.changes(migration_id, limit, &zone, &tz).await
-    }
-
+    /// The latest ticks of a migration, newest first: who set which point to what.
     async fn changes(
         &self,
         migration_id: i64,
