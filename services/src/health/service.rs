@@ -347,7 +347,20 @@ pub struct Filter {
 pub struct HealthService {
     db: Db,
     settings: Arc<HealthSettings>,
+    /// HAProxy's stats and DNS readiness, asked at most once per [`PEERS_FRESH`]
+    /// however many pages load (the lock makes concurrent loads share one ask).
+    peers: Arc<tokio::sync::Mutex<Option<Peers>>>,
 }
+
+/// What the page shows from outside the database, and when it was asked.
+type Peers = (
+    std::time::Instant,
+    Vec<HaproxyView>,
+    Option<model::checklist::CheckReport>,
+);
+
+/// How long HAProxy's stats and the DNS answers are reused by page loads.
+const PEERS_FRESH: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for HealthService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -462,6 +475,7 @@ impl HealthService {
         Self {
             db,
             settings: Arc::new(settings),
+            peers: Arc::default(),
         }
     }
 
@@ -594,7 +608,7 @@ impl HealthService {
     /// # Errors
     /// Permission; database errors (HAProxy and DNS problems are shown, not raised).
     pub async fn overview(&self, who: &Principal, filter: &Filter) -> Result<HealthOverview> {
-        let (haproxy, dns) = tokio::join!(self.haproxy_views(), self.dns_readiness());
+        let (haproxy, dns) = self.peers().await;
         // Sites and pools count every target (two columns a row); the table reads
         // only the rows the filters let through, problems first, at most MAX_ROWS.
         let rollup = self.rollup(who).await?;
@@ -699,6 +713,18 @@ impl HealthService {
             checker: rollup.checker,
             now_ms: rollup.now_ms,
         })
+    }
+
+    async fn peers(&self) -> (Vec<HaproxyView>, Option<model::checklist::CheckReport>) {
+        let mut cached = self.peers.lock().await;
+        if let Some((at, haproxy, dns)) = cached.as_ref() {
+            if at.elapsed() < PEERS_FRESH {
+                return (haproxy.clone(), dns.clone());
+            }
+        }
+        let (haproxy, dns) = tokio::join!(self.haproxy_views(), self.dns_readiness());
+        *cached = Some((std::time::Instant::now(), haproxy.clone(), dns.clone()));
+        (haproxy, dns)
     }
 
     async fn pool_list(&self) -> Result<Vec<rollup::Pool>> {
