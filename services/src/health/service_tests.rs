@@ -147,7 +147,10 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
                     .expect("overview");
                 let states: Vec<_> = o.targets.iter().map(|t| t.live.state).collect();
                 // Pools are counted in their own query: wait until both agree.
-                let up = states.iter().filter(|s| **s == Some(HealthState::Up)).count();
+                let up = states
+                    .iter()
+                    .filter(|s| **s == Some(HealthState::Up))
+                    .count();
                 let pools_up: u32 = o.pools.iter().map(|p| p.up).sum();
                 if states == [Some(want.0), Some(want.1)] && pools_up as usize == up {
                     return o;
