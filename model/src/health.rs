@@ -342,23 +342,17 @@ pub struct HaproxyView {
 /// The whole health page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthOverview {
-    pub sites: Vec<SiteRow>,
-    pub pools: Vec<PoolRow>,
-    /// The rows the filters let through (all of them without filters).
+    /// Sites, pools, the timeline, the checker: what a live page reloads on a change.
+    pub rollup: HealthRollup,
+    /// The rows the filters let through, problems first (at most a few hundred).
     pub targets: Vec<TargetRow>,
-    /// Targets the filters let through (the page lists at most a few hundred of them,
-    /// problems first).
+    /// Targets the filters let through.
     pub matched: u32,
     /// Targets in all, before filters.
     pub total_targets: u32,
-    pub events: Vec<HealthEvent>,
     pub haproxy: Vec<HaproxyView>,
     /// DNS readiness: each configured name's TTL against the limit.
     pub dns: Option<crate::checklist::CheckReport>,
-    /// Which replica runs the checker, since when (empty when none does).
-    pub checker: String,
-    /// Server time of this answer, ms: the next delta asks for changes after it.
-    pub now_ms: i64,
 }
 
 /// What changes when a backend goes UP or DOWN: reloaded by live pages then.
@@ -367,6 +361,8 @@ pub struct HealthRollup {
     pub sites: Vec<SiteRow>,
     pub pools: Vec<PoolRow>,
     pub events: Vec<HealthEvent>,
+    /// Which replica runs the checker (empty when none does).
     pub checker: String,
+    /// Server time of this answer, ms: the next delta asks for changes after it.
     pub now_ms: i64,
 }

@@ -134,16 +134,12 @@ fn Overview(
         .iter()
         .map(|t| (t.id, RwSignal::new(t.live.clone())))
         .collect();
-    let now = RwSignal::new(o.now_ms);
+    let now = RwSignal::new(o.rollup.now_ms);
     // Sites, pools and the timeline: reloaded when a backend goes UP or DOWN.
-    let rollup = RwSignal::new(HealthRollup {
-        sites: o.sites,
-        pools: o.pools.clone(),
-        events: o.events,
-        checker: o.checker,
-        now_ms: o.now_ms,
-    });
-    watch_live(rows.clone(), now, o.now_ms, rollup);
+    let pool_names: Vec<String> = o.rollup.pools.iter().map(|p| p.name.clone()).collect();
+    let since = o.rollup.now_ms;
+    let rollup = RwSignal::new(o.rollup);
+    watch_live(rows.clone(), now, since, rollup);
     let total_targets = o.total_targets;
     let summary = move || {
         rollup.with(|r| {
@@ -161,7 +157,6 @@ fn Overview(
             )
         })
     };
-    let pool_names: Vec<String> = o.pools.iter().map(|p| p.name.clone()).collect();
     let shown = o.targets.len();
     let matched = o.matched;
     let capped = (matched as usize > shown).then(|| {

@@ -702,16 +702,12 @@ impl HealthService {
                 .any(|d| d.address.as_deref() == Some(t.address.as_str()));
         }
         Ok(HealthOverview {
-            sites: rollup.sites,
-            pools: rollup.pools,
+            rollup,
             targets,
             matched,
             total_targets: total,
-            events: rollup.events,
             haproxy,
             dns,
-            checker: rollup.checker,
-            now_ms: rollup.now_ms,
         })
     }
 

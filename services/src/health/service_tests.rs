@@ -151,7 +151,7 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
                     .iter()
                     .filter(|s| **s == Some(HealthState::Up))
                     .count();
-                let pools_up: u32 = o.pools.iter().map(|p| p.up).sum();
+                let pools_up: u32 = o.rollup.pools.iter().map(|p| p.up).sum();
                 if states == [Some(want.0), Some(want.1)] && pools_up as usize == up {
                     return o;
                 }
@@ -162,11 +162,16 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
     };
     let o = wait((HealthState::Up, HealthState::Up)).await;
     assert!(
-        o.checker.contains(':'),
+        o.rollup.checker.contains(':'),
         "the page says who runs the checker: {:?}",
-        o.checker
+        o.rollup.checker
     );
-    let london = o.sites.iter().find(|s| s.name == "London").expect("site");
+    let london = o
+        .rollup
+        .sites
+        .iter()
+        .find(|s| s.name == "London")
+        .expect("site");
     assert!(london.can_fail_over, "{london:?}");
     assert_eq!(london.failover, ["web: 1 spare UP elsewhere, 1 needed"]);
     assert!(
@@ -182,13 +187,19 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
     let aws = &o.targets[0];
     assert_eq!(aws.name, "aws1");
     assert_eq!(
-        o.pools
+        o.rollup
+            .pools
             .iter()
             .find(|p| p.name == "web-aws")
             .map(|p| p.state),
         Some(PoolState::Down)
     );
-    let london = o.sites.iter().find(|s| s.name == "London").expect("site");
+    let london = o
+        .rollup
+        .sites
+        .iter()
+        .find(|s| s.name == "London")
+        .expect("site");
     assert!(!london.can_fail_over, "{london:?}");
     let events = service.events(10).await.expect("events");
     assert_eq!(events[0].name, "aws1");
@@ -359,8 +370,8 @@ async fn a_dns_server_not_answering_cannot_run_and_the_page_still_renders() {
     // The rest of the page is there.
     assert_eq!(o.total_targets, 2);
     assert_eq!(o.targets.len(), 2);
-    assert_eq!(o.sites.len(), 2);
-    assert_eq!(o.pools.len(), 2);
+    assert_eq!(o.rollup.sites.len(), 2);
+    assert_eq!(o.rollup.pools.len(), 2);
     assert!(o.haproxy.is_empty());
 }
 
