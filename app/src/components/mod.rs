@@ -1,4 +1,5 @@
 //! Pieces the pages share.
 
 pub mod errors;
+pub mod live;
 pub mod shell;

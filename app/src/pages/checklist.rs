@@ -291,30 +291,16 @@ struct Actions {
 /// Reloads the checklist when anyone (through any replica) changes it.
 #[cfg(feature = "hydrate")]
 fn watch_live_changes(id: Memo<i64>, live: RwSignal<u32>) {
-    use wasm_bindgen::{closure::Closure, JsCast};
-    let Ok(source) = web_sys::EventSource::new("/api/events") else {
-        return;
-    };
-    let on_change =
-        Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-            let data = ev.data().as_string().unwrap_or_default();
-            let field =
-                |v: &wasm_bindgen::JsValue, name: &str| js_sys::Reflect::get(v, &name.into()).ok();
-            #[allow(clippy::cast_precision_loss)]
-            let ours = js_sys::JSON::parse(&data)
-                .ok()
-                .and_then(|v| field(&v, "data"))
-                .and_then(|d| field(&d, "migration"))
-                .and_then(|m| m.as_f64())
-                == Some(id.get_untracked() as f64);
-            if ours {
-                live.update(|n| *n += 1);
-            }
-        });
-    let _ =
-        source.add_event_listener_with_callback("checklist", on_change.as_ref().unchecked_ref());
-    let keep = send_wrapper::SendWrapper::new((source, on_change));
-    on_cleanup(move || keep.0.close());
+    crate::components::live::subscribe("checklist", move |data| {
+        #[allow(clippy::cast_precision_loss)]
+        let ours = js_sys::Reflect::get(&data, &"migration".into())
+            .ok()
+            .and_then(|m| m.as_f64())
+            == Some(id.get_untracked() as f64);
+        if ours {
+            live.update(|n| *n += 1);
+        }
+    });
 }
 
 #[cfg(not(feature = "hydrate"))]

@@ -299,8 +299,7 @@ fn watch_live(
     let timer = window
         .set_interval_with_callback_and_timeout_and_arguments_0(tick.as_ref().unchecked_ref(), 2000)
         .unwrap_or(0);
-    let source = web_sys::EventSource::new("/api/events").ok();
-    let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+    crate::components::live::subscribe("health", move |_| {
         poll();
         wasm_bindgen_futures::spawn_local(async move {
             if let Ok(r) = crate::serverfns::health::get_health_rollup().await {
@@ -308,17 +307,8 @@ fn watch_live(
             }
         });
     });
-    if let Some(s) = &source {
-        let _ = s.add_event_listener_with_callback("health", on_event.as_ref().unchecked_ref());
-    }
-    let keep = send_wrapper::SendWrapper::new((tick, on_event, source, window));
-    on_cleanup(move || {
-        let (_, _, source, window) = &*keep;
-        window.clear_interval_with_handle(timer);
-        if let Some(s) = source {
-            s.close();
-        }
-    });
+    let keep = send_wrapper::SendWrapper::new((tick, window));
+    on_cleanup(move || keep.1.clear_interval_with_handle(timer));
 }
 
 #[cfg(not(feature = "hydrate"))]
