@@ -9,6 +9,7 @@ pub mod checklist;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod firewall;
 pub mod geo;
 pub mod health;
 pub mod jobs;
