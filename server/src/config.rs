@@ -120,6 +120,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_HEALTH_CONFIG")]
     pub health_config: Option<PathBuf>,
 
+    /// The firewall sync: a JSON file naming the backend (iptables, nftables or
+    /// export), the ports, the management and static entries, whether applying is
+    /// enabled, and the AWS regions (see the README). Checked whole at start-up.
+    #[arg(long, env = "SWITCHBOARD_FIREWALL_CONFIG")]
+    pub firewall_config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -88,6 +88,10 @@ impl AppState {
                 expiry_warn_days: config.check_expiry_warn_days,
             },
             health: services::health::HealthSettings::default(),
+            firewall: match &config.firewall_config {
+                Some(path) => Some(services::firewall::FirewallConfig::load(path)?),
+                None => None,
+            },
         };
         jobs.health = services::health::HealthSettings {
             config: match &config.health_config {

@@ -31,6 +31,8 @@ pub struct Services {
     pub geo: geo::GeoService,
     /// Backends' health, the checker job.
     pub health: health::HealthService,
+    /// EC2 instances to host firewall rules, the sync job.
+    pub firewall: firewall::FirewallService,
     /// The scheduled jobs; `server` starts their loop, tests drive them by hand.
     pub scheduler: jobs::Scheduler,
     /// The reach map's data.
@@ -50,6 +52,8 @@ pub struct JobSettings {
     pub checks: probe::ProbeConfig,
     /// Health targets, the checker and its peers.
     pub health: health::HealthSettings,
+    /// The firewall sync, when configured.
+    pub firewall: Option<firewall::FirewallConfig>,
 }
 
 impl Default for JobSettings {
@@ -59,6 +63,7 @@ impl Default for JobSettings {
             tiles: tiles::TileSettings::default(),
             checks: probe::ProbeConfig::default(),
             health: health::HealthSettings::default(),
+            firewall: None,
         }
     }
 }
@@ -83,20 +88,20 @@ impl Services {
             })
         };
         let health = health::HealthService::new(db.clone(), jobs.health.clone());
-        let scheduler = jobs::Scheduler::new(
-            jobs::Jobs::new(db.clone()),
-            vec![
-                (
-                    jobs::JobSpec {
-                        name: "housekeeping",
-                        interval: jobs.housekeeping_every,
-                        lease_ttl: std::time::Duration::from_secs(30),
-                    },
-                    housekeeping,
-                ),
-                health.job(),
-            ],
-        );
+        let firewall = firewall::FirewallService::new(db.clone(), jobs.firewall.clone());
+        let mut registered = vec![
+            (
+                jobs::JobSpec {
+                    name: "housekeeping",
+                    interval: jobs.housekeeping_every,
+                    lease_ttl: std::time::Duration::from_secs(30),
+                },
+                housekeeping,
+            ),
+            health.job(),
+        ];
+        registered.extend(firewall.job());
+        let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), registered);
         Self {
             auth,
             checklist: checklist::ChecklistService::with(
@@ -106,6 +111,7 @@ impl Services {
             ),
             geo: geo::GeoService::shipped(),
             health,
+            firewall,
             scheduler,
             tiles: tiles::TileService::new(atlas_service.clone(), jobs.tiles.clone()),
             atlas: atlas_service,

@@ -163,6 +163,25 @@ pub struct FirewallConfig {
 }
 
 impl FirewallConfig {
+    /// Every port any entry or instance may be allowed on.
+    #[must_use]
+    pub fn managed_ports(&self) -> Vec<u16> {
+        let mut all: Vec<u16> = self
+            .ports
+            .iter()
+            .copied()
+            .chain(self.management.iter().flat_map(|e| e.ports.iter().copied()))
+            .chain(
+                self.static_entries
+                    .iter()
+                    .flat_map(|e| e.ports.iter().copied()),
+            )
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Reads and checks a config file.
     ///
     /// # Errors
@@ -199,7 +218,7 @@ impl FirewallConfig {
     /// Every problem at once, `; `-separated, each naming its field.
     pub fn check(file: FirewallFile) -> Result<Self> {
         let mut problems = Vec::new();
-        let ports = ports("ports", &file.ports, &mut problems);
+        let ec2_ports = ports("ports", &file.ports, &mut problems);
         let entry = |field: &str, e: &EntryFile, problems: &mut Vec<String>| -> Option<Entry> {
             let source = cidr(&e.source).map_err(|why| {
                 problems.push(format!("{field}.source: {:?} {why}", e.source));
@@ -286,7 +305,8 @@ impl FirewallConfig {
             ));
         }
         let aws = &file.aws;
-        let mut region_names: Vec<(&str, &str)> = vec![("aws.discovery_region", &aws.discovery_region)];
+        let mut region_names: Vec<(&str, &str)> =
+            vec![("aws.discovery_region", &aws.discovery_region)];
         for r in aws.regions.iter().flatten() {
             region_names.push(("aws.regions", r));
         }
@@ -337,7 +357,7 @@ impl FirewallConfig {
             netns: file.netns,
             chain: file.chain,
             table: file.table,
-            ports,
+            ports: ec2_ports,
             management,
             static_entries,
             apply_enabled: file.apply.enabled,
@@ -421,8 +441,6 @@ pub fn is_region(name: &str) -> bool {
         && parts[..parts.len() - 1]
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1]
-            .chars()
-            .all(|c| c.is_ascii_digit())
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
         && !parts[parts.len() - 1].is_empty()
 }
