@@ -7,6 +7,7 @@ pub mod checklist;
 pub mod config;
 pub mod events;
 pub mod features;
+pub mod firewall;
 pub mod import;
 pub mod routes;
 pub mod state;

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/geo/land.geojson", get(land_geojson))
         .route("/api/geo/land.svg", get(land_svg))
         .route("/checklist/{id}/{file}", get(crate::checklist::export))
+        .route("/firewall/export.sh", get(crate::firewall::export))
         .nest_service("/pkg", assets("pkg"))
         .nest_service("/leaflet", assets("leaflet"))
         .leptos_routes_with_context(

@@ -13,7 +13,7 @@ use model::auth::Permission;
 /// The viewer's zone: the one asked for (`?tz=` on the page), else the `tz`
 /// cookie the page's script sets from the browser, else UTC.
 #[cfg(feature = "ssr")]
-fn viewer_zone(asked: &str) -> String {
+pub(crate) fn viewer_zone(asked: &str) -> String {
     let parts = use_context::<http::request::Parts>();
     let cookies = parts
         .as_ref()

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod checklist;
+pub mod firewall;
 pub mod health;
 pub mod map;
 pub mod share;

@@ -71,6 +71,20 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
         "id=999999",
         Needs::Role(Role::Staff),
     ),
+    (GET, "/api/firewall/overview?tz=", "", Needs::Role(Role::Viewer)),
+    (POST, "/api/firewall/sync", "", Needs::Role(Role::Staff)),
+    (
+        POST,
+        "/api/firewall/apply",
+        "digest=0000&confirm=yes",
+        Needs::Role(Role::Admin),
+    ),
+    (
+        GET,
+        "/firewall/export.sh?flavour=nftables",
+        "",
+        Needs::Role(Role::Staff),
+    ),
     (GET, "/api/migrations/list?tz=", "", Needs::Role(Role::Viewer)),
     (GET, "/api/migrations/get?id=999999&tz=", "", Needs::Role(Role::Viewer)),
     (
