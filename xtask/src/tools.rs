@@ -1,7 +1,7 @@
 //! Installs what the build and the tests need when it is missing: the wasm32
 //! target, wasm-bindgen's CLI at the version in Cargo.lock, npm packages from
-//! their lockfiles, Debian's Chromium, and the network checks' test peers
-//! (dnsmasq, openssl, haproxy).
+//! their lockfiles, Debian's Chromium, and the tests' real peers (dnsmasq,
+//! openssl, haproxy; moto in a Python venv of its own).
 
 use std::{path::Path, process::Command};
 
@@ -26,8 +26,10 @@ pub(crate) fn ensure_browser_tools(ws: &Workspace) -> Result<()> {
 }
 
 /// The real peers of the network checks' tests (`services::probe`): dnsmasq and openssl;
-/// and of the health checks' (`services::health`): haproxy.
+/// of the health checks' (`services::health`): haproxy; of the EC2 inventory's
+/// (`services::firewall::inventory`): moto.
 pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
+    ensure_moto(ws)?;
     let mut missing = Vec::new();
     if !Path::new("/usr/sbin/dnsmasq").exists() {
         missing.push("dnsmasq-base");
@@ -42,6 +44,52 @@ pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
         return Ok(());
     }
     apt_install(ws, &missing)
+}
+
+/// Where the inventory's tests look for moto (unless `MOTO_SERVER` says otherwise).
+const MOTO_VENV: &str = "/var/cache/switchboard/moto-venv";
+/// The moto seen working with the tests (pagination by reservation, 38 regions).
+const MOTO_REQUIREMENT: &str = "moto[server,ec2]==5.2.5";
+
+/// moto's EC2 server in a venv of its own, from pip, when `moto_server` is missing.
+/// Debian's system Python (not a pyenv shim on PATH) makes the venv; it needs
+/// `python3-venv` for that.
+fn ensure_moto(ws: &Workspace) -> Result<()> {
+    let venv = Path::new(MOTO_VENV);
+    if venv.join("bin/moto_server").exists() {
+        return Ok(());
+    }
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let can_venv = Command::new(python)
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !can_venv {
+        apt_install(ws, &["python3-venv"])?;
+    }
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    eprintln!("xtask: installing {MOTO_REQUIREMENT} into {MOTO_VENV}");
+    // --clear: a venv left half-made by an interrupted run starts over.
+    sh(
+        ws,
+        Command::new(python).args(["-m", "venv", "--clear", MOTO_VENV]),
+    )?;
+    sh(
+        ws,
+        Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            MOTO_REQUIREMENT,
+        ]),
+    )
 }
 
 fn ensure_wasm_target(ws: &Workspace) -> Result<()> {
