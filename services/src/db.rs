@@ -122,6 +122,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0007_health.sql"),
         postgres: sql_file!("postgres/0007_health.sql"),
     },
+    Step {
+        version: 8,
+        description: "firewall inventories and the audit of applies",
+        sqlite: sql_file!("0008_firewall.sql"),
+        postgres: sql_file!("postgres/0008_firewall.sql"),
+    },
 ];
 
 #[derive(Debug)]

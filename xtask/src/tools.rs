@@ -1,7 +1,7 @@
 //! Installs what the build and the tests need when it is missing: the wasm32
 //! target, wasm-bindgen's CLI at the version in Cargo.lock, npm packages from
 //! their lockfiles, Debian's Chromium, and the tests' real peers (dnsmasq,
-//! openssl, haproxy; moto in a Python venv of its own).
+//! openssl, haproxy, iptables, nftables; moto in a Python venv of its own).
 
 use std::{path::Path, process::Command};
 
@@ -29,8 +29,19 @@ pub(crate) fn ensure_browser_tools(ws: &Workspace) -> Result<()> {
 /// of the health checks' (`services::health`): haproxy; of the EC2 inventory's
 /// (`services::firewall::inventory`): moto.
 pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
-    ensure_moto(ws)?;
     let mut missing = Vec::new();
+    // The firewall's tests: real iptables and nft in network namespaces (`ip`),
+    // a listener and clients in Python; moto's venv is made from Debian's Python.
+    for (path, package) in [
+        ("/usr/sbin/iptables-restore", "iptables"),
+        ("/usr/sbin/nft", "nftables"),
+        ("/usr/sbin/ip", "iproute2"),
+        ("/usr/bin/python3", "python3"),
+    ] {
+        if !Path::new(path).exists() {
+            missing.push(package);
+        }
+    }
     if !Path::new("/usr/sbin/dnsmasq").exists() {
         missing.push("dnsmasq-base");
     }
@@ -40,10 +51,10 @@ pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
     if !Path::new("/usr/sbin/haproxy").exists() {
         missing.push("haproxy");
     }
-    if missing.is_empty() {
-        return Ok(());
+    if !missing.is_empty() {
+        apt_install(ws, &missing)?;
     }
-    apt_install(ws, &missing)
+    ensure_moto(ws)
 }
 
 /// Where the inventory's tests look for moto (unless `MOTO_SERVER` says otherwise).

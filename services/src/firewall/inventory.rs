@@ -412,4 +412,4 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 #[path = "inventory_tests.rs"]
-mod inventory_tests;
+pub(crate) mod inventory_tests;

@@ -19,7 +19,7 @@ use super::*;
 const MOTO_DEFAULT: &str = "/var/cache/switchboard/moto-venv/bin/moto_server";
 const AMI: &str = "ami-12345678";
 
-fn credentials() -> Credentials {
+pub(crate) fn credentials() -> Credentials {
     Credentials::new("testing", "testing", None, None, "moto")
 }
 
@@ -30,7 +30,7 @@ fn free_port() -> u16 {
 }
 
 /// A running, seeded `moto_server`; killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     port: u16,
     _log: tempfile::NamedTempFile,
@@ -59,11 +59,11 @@ impl Moto {
         moto
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let binary = std::env::var_os("MOTO_SERVER")
             .map_or_else(|| PathBuf::from(MOTO_DEFAULT), PathBuf::from);
         assert!(
@@ -122,7 +122,7 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 }
 
 /// A client of the test's own for seeding, patient with moto's slow first call.
-fn seed_client(endpoint: &str, region: &str) -> Client {
+pub(crate) fn seed_client(endpoint: &str, region: &str) -> Client {
     let config = aws_sdk_ec2::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .credentials_provider(credentials())
@@ -135,7 +135,7 @@ fn seed_client(endpoint: &str, region: &str) -> Client {
 }
 
 /// Runs one instance in its own reservation (moto pages by reservation).
-async fn run_one(client: &Client, tags: &[(&str, &str)]) -> String {
+pub(crate) async fn run_one(client: &Client, tags: &[(&str, &str)]) -> String {
     let mut run = client
         .run_instances()
         .image_id(AMI)
@@ -259,7 +259,7 @@ fn tag<'a>(i: &'a Instance, key: &str) -> Option<&'a str> {
 }
 
 /// A port that accepts connections and never answers; the task holds them open.
-async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+pub(crate) async fn silent_endpoint() -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
         .expect("bind a silent port");

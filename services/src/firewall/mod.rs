@@ -611,4 +611,6 @@ pub fn changes(before: &Inventory, now: &Inventory) -> InventoryChanges {
 }
 
 #[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;

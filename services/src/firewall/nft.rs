@@ -42,6 +42,9 @@ struct SetDef<'a> {
     elements: Vec<(&'a str, &'a str)>,
 }
 
+/// A set's identity: the origin of its entries and the ports its rule opens.
+type SetKey = (RuleOrigin, Vec<u16>);
+
 /// Groups rules into sets: the ports of one source (and comment) decide its set.
 fn sets(desired: &[(RuleOrigin, Rule)]) -> Vec<SetDef<'_>> {
     // (origin, source, comment) -> ports, in first-seen order of origins.
@@ -52,7 +55,7 @@ fn sets(desired: &[(RuleOrigin, Rule)]) -> Vec<SetDef<'_>> {
             .or_default()
             .push(r.port);
     }
-    let mut by_set: BTreeMap<(RuleOrigin, Vec<u16>), Vec<(&str, &str)>> = BTreeMap::new();
+    let mut by_set: BTreeMap<SetKey, Vec<(&str, &str)>> = BTreeMap::new();
     for ((o, source, comment), mut ports) in by_source {
         ports.sort_unstable();
         ports.dedup();
