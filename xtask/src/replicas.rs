@@ -18,7 +18,7 @@ use anyhow::{bail, ensure, Context as _, Result};
 
 use crate::{
     pg::Cluster,
-    serve::{add_user_with, free_port, random_password, Server},
+    serve::{add_user_with, free_port, random_password, silent_endpoint, Moto, Server},
     tools, Workspace,
 };
 
@@ -474,12 +474,31 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
     add_user_with(&bin, &scratch, &db_arg, "boss", "admin", &admin_pw)?;
 
     let every = JOB_EVERY.to_string();
+    // The firewall sync, so a replica can die holding its lease mid-run: moto for
+    // us-east-1 and a region that never answers, so every run lasts its timeout.
+    // The replicas find moto's test credentials in the standard chain (env).
+    let moto = Moto::start()?;
+    let silent = silent_endpoint()?;
+    let firewall = scratch.join("firewall.json");
+    std::fs::write(
+        &firewall,
+        format!(
+            r#"{{"backend": "export", "interval_secs": 10, "lease_ttl_secs": 3,
+                "aws": {{"regions": ["us-east-1", "ap-south-1"], "endpoint": "http://{}",
+                         "region_endpoints": {{"ap-south-1": "http://{silent}"}},
+                         "region_timeout_ms": 4000}}}}"#,
+            moto.addr
+        ),
+    )?;
+    let firewall = firewall.display().to_string();
     let args = [
         "--database-url",
         &db_url,
         "--housekeeping-every",
         &every,
         "--trust-forwarded-for",
+        "--firewall-config",
+        &firewall,
     ];
     let mut replicas = Vec::new();
     for i in 1..=3 {
@@ -790,12 +809,122 @@ pub(crate) fn replica_tests(ws: &Workspace, cluster: &Cluster) -> Result<()> {
         "xtask: replicas: the reach map's and the live health page's browser tests passed through HAProxy across 3 replicas"
     );
 
-    // 6. kill -9 a replica: HAProxy redispatches, no request fails.
-    let victim = replicas.pop().context("three replicas")?;
+    // 6. kill -9 the replica holding the firewall sync's lease in the middle of a
+    // run: another takes over, the history shows no overlap, HAProxy redispatches.
+    let (fence, holder) = {
+        let mut found = None;
+        wait_for(
+            Duration::from_secs(30),
+            "a firewall sync in progress",
+            || {
+                let row = cluster.query(
+                "switchboard_replicas",
+                "SELECT fence, holder FROM job_run WHERE job = 'firewall-sync' AND outcome = 'running'",
+            )?;
+                found = row
+                    .lines()
+                    .next()
+                    .and_then(|l| l.split_once('|'))
+                    .map(|(f, h)| (f.to_owned(), h.to_owned()));
+                Ok(found.is_some())
+            },
+        )?;
+        found.context("running sync")?
+    };
+    let fence: i64 = fence.trim().parse()?;
+    let pid: u32 = holder
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .context("the holder's pid")?;
+    let at = replicas
+        .iter()
+        .position(|r| r.pid() == pid)
+        .with_context(|| format!("no replica has pid {pid} (holder {holder})"))?;
+    let victim = replicas.remove(at);
+    let killed_ms = now_ms();
     Command::new("kill")
         .args(["-9", &victim.pid().to_string()])
         .status()?;
     drop(victim);
+    let mut next = None;
+    wait_for(
+        Duration::from_secs(30),
+        "a takeover of the killed sync",
+        || {
+            let row = cluster.query(
+                "switchboard_replicas",
+                &format!(
+                    "SELECT started_ms, holder, took_over_from FROM job_run \
+                 WHERE job = 'firewall-sync' AND fence = {}",
+                    fence + 1
+                ),
+            )?;
+            next = row.lines().next().map(str::to_owned);
+            Ok(next.is_some())
+        },
+    )?;
+    let next = next.context("takeover row")?;
+    let parts: Vec<&str> = next.split('|').collect();
+    ensure!(parts.len() == 3, "unexpected row {next}");
+    ensure!(
+        parts[2].starts_with(holder.as_str()),
+        "run {} took over from {:?}, not the killed {holder}",
+        fence + 1,
+        parts[2]
+    );
+    let takeover_ms = parts[0].parse::<i64>()? - killed_ms;
+    wait_for(
+        Duration::from_secs(30),
+        "the taken-over sync to end",
+        || {
+            let row = cluster.query(
+                "switchboard_replicas",
+                &format!(
+                    "SELECT outcome FROM job_run WHERE job = 'firewall-sync' AND fence = {}",
+                    fence + 1
+                ),
+            )?;
+            Ok(row.trim() == "ok")
+        },
+    )?;
+    let history = cluster.query(
+        "switchboard_replicas",
+        "SELECT fence, started_ms, COALESCE(finished_ms, -1), outcome FROM job_run \
+         WHERE job = 'firewall-sync' ORDER BY fence",
+    )?;
+    let runs: Vec<(i64, i64, i64, String)> = history
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            Some((
+                f.first()?.parse().ok()?,
+                f.get(1)?.parse().ok()?,
+                f.get(2)?.parse().ok()?,
+                (*f.get(3)?).to_owned(),
+            ))
+        })
+        .collect();
+    for w in runs.windows(2) {
+        ensure!(
+            w[0].2 >= 0 && w[1].1 >= w[0].2,
+            "firewall sync runs overlap: {:?} then {:?}",
+            w[0],
+            w[1]
+        );
+    }
+    let killed = runs
+        .iter()
+        .find(|r| r.0 == fence)
+        .context("the killed run")?;
+    ensure!(killed.3 == "abandoned", "the killed run is {}", killed.3);
+    eprintln!(
+        "xtask: replicas: kill -9 of the replica holding the firewall sync mid-run ({holder}): run {} took over \
+         {takeover_ms} ms later (stale process on this host), {} runs in the history, none overlapping",
+        fence + 1,
+        runs.len()
+    );
+    drop(moto);
     for i in 0..30 {
         let r = request(front, "GET", "/checklist", Some(&staff), None)?;
         ensure!(r.status == 200, "request {i} after kill -9: {}", r.status);

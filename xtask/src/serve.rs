@@ -4,12 +4,12 @@
 use std::{
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpListener, TcpStream},
-    path::Path,
+    path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
 
 use crate::{build, sh, timed, tools, Workspace};
 
@@ -133,6 +133,123 @@ fn http_status(addr: SocketAddr, path: &str) -> Result<u16> {
         .context("status code")
 }
 
+/// moto's EC2 server on a free loopback port (installed by `tools::ensure_test_peers`).
+pub(crate) struct Moto {
+    child: std::process::Child,
+    pub(crate) addr: SocketAddr,
+}
+
+impl Moto {
+    /// Starts moto and puts its test credentials in this process's environment,
+    /// where the servers started next find them (the standard AWS chain).
+    pub(crate) fn start() -> Result<Self> {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        let bin = std::env::var("MOTO_SERVER")
+            .unwrap_or_else(|_| "/var/cache/switchboard/moto-venv/bin/moto_server".into());
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &addr.port().to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {bin}"))?;
+        let moto = Self { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http_status(addr, "/moto-api/").map_or(true, |s| s != 200) {
+            ensure!(Instant::now() < deadline, "moto did not answer within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port that accepts connections and never answers.
+pub(crate) fn silent_endpoint() -> Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    Ok(addr)
+}
+
+/// The firewall the browser tests see: moto with five instances in two regions
+/// and a third region that never answers, iptables in a network namespace of
+/// its own, applying enabled. The namespace goes on drop.
+struct E2eFirewall {
+    _moto: Moto,
+    netns: String,
+    config: PathBuf,
+}
+
+impl E2eFirewall {
+    fn start(scratch: &Path) -> Result<Self> {
+        let moto = Moto::start()?;
+        let silent = silent_endpoint()?;
+        let endpoint = format!("http://{}", moto.addr);
+        let python = std::env::var("MOTO_SERVER")
+            .map(|m| m.replace("moto_server", "python"))
+            .unwrap_or_else(|_| "/var/cache/switchboard/moto-venv/bin/python".into());
+        let seeded = Command::new(&python)
+            .arg("-c")
+            .arg(format!(
+                "import boto3\n\
+                 for region, n in {{'us-east-1': 3, 'eu-west-1': 2}}.items():\n\
+                 \x20c = boto3.client('ec2', region_name=region, endpoint_url='{endpoint}', aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+                 \x20for i in range(n):\n\
+                 \x20\x20c.run_instances(ImageId='ami-12345678', MinCount=1, MaxCount=1, TagSpecifications=[{{'ResourceType': 'instance', 'Tags': [{{'Key': 'Name', 'Value': f'{{region}}-web-{{i}}'}}]}}])\n"
+            ))
+            .status()
+            .with_context(|| format!("seeding moto with {python}"))?;
+        ensure!(seeded.success(), "seeding moto failed");
+        let netns = format!("sbe2e{}", std::process::id());
+        let _ = Command::new("ip").args(["netns", "del", &netns]).status();
+        ensure!(
+            Command::new("ip")
+                .args(["netns", "add", &netns])
+                .status()?
+                .success(),
+            "ip netns add {netns}"
+        );
+        let config = scratch.join("firewall.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"backend": "iptables", "netns": "{netns}", "interval_secs": 3600, "lease_ttl_secs": 30,
+                    "management": {{"source": "192.0.2.0/24", "ports": [22], "comment": "staff"}},
+                    "apply": {{"enabled": true}},
+                    "aws": {{"regions": ["us-east-1", "eu-west-1", "ap-south-1"], "endpoint": "{endpoint}",
+                             "region_endpoints": {{"ap-south-1": "http://{silent}"}}, "region_timeout_ms": 2000}}}}"#
+            ),
+        )?;
+        Ok(Self {
+            _moto: moto,
+            netns,
+            config,
+        })
+    }
+}
+
+impl Drop for E2eFirewall {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
+
 /// Starts the dev server on a free loopback port with a fresh database and
 /// runs the Playwright suite against it in Debian's Chromium.
 pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
@@ -152,8 +269,16 @@ pub(crate) fn browser_tests(ws: &Workspace) -> Result<()> {
         env.push((format!("E2E_{key}_USER"), user));
         env.push((format!("E2E_{key}_PASSWORD"), password));
     }
-    let mut server = Server::start(&bin, &ws.site(), &data, &log)
-        .with_context(|| format!("server log: {}", log.display()))?;
+    let firewall = E2eFirewall::start(&scratch)?;
+    let config = firewall.config.display().to_string();
+    let mut server = Server::start_with(
+        &bin,
+        &ws.site(),
+        &data,
+        &log,
+        &["--firewall-config", &config],
+    )
+    .with_context(|| format!("server log: {}", log.display()))?;
     let base = format!("http://{}", server.addr);
     eprintln!("xtask: server at {base} (log: {})", log.display());
     let result = timed("playwright", || {
