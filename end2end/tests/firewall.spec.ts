@@ -35,7 +35,8 @@ test('staff read the plan; an admin confirms and applies it, and the audit says 
   const plan = page.locator('section', { has: page.getByRole('heading', { name: 'Pending plan' }) });
   const pending = await plan.locator('pre.diff').count();
   if (pending > 0) {
-    await expect(plan.locator('.diff-add').first()).toContainText('EC2 - ');
+    await expect(plan.locator('.diff-add', { hasText: 'EC2 - ' }).first()).toBeVisible();
+    await expect(plan.locator('.diff-add', { hasText: 'staff' })).toHaveCount(1);
     await expect(plan).toContainText('Applying needs the admin role.');
   }
 

@@ -8,8 +8,7 @@
 //! The seed's cost per check is one scan of the whole ruleset, the same for
 //! every check; at 50,000 checks over 50,000 lines one run takes about a
 //! minute, so the bench times it on the first 20 instances (100 checks, each
-//! over the full ruleset) and the report scales that by 500 (`xtask bench
-//! firewall` prints the ratio).
+//! over the full ruleset); docs/perf.md scales that by 500 for the whole fleet.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use model::firewall::{Instance, Inventory, RegionReport, Rule};
