@@ -319,6 +319,10 @@ pub struct HealthSettings {
     pub checker: CheckerSettings,
     /// How often the checker's replica writes the latest results for the pages.
     pub snapshot_every: Duration,
+    /// A row whose state, health counter and outcome did not change is rewritten
+    /// at most this often (for its latency, sparkline and "checked ... ago"); a
+    /// change is written at the next snapshot.
+    pub refresh_every: Duration,
     /// DNS lookups for the readiness panel.
     pub probe: ProbeConfig,
 }
@@ -329,6 +333,7 @@ impl Default for HealthSettings {
             config: HealthConfig::default(),
             checker: CheckerSettings::default(),
             snapshot_every: Duration::from_secs(1),
+            refresh_every: Duration::from_secs(10),
             probe: ProbeConfig::default(),
         }
     }
@@ -907,7 +912,7 @@ impl HealthService {
             }))
         });
         let mut targets_changed = self.db.bus().subscribe();
-        let mut written: HashMap<i64, u64> = HashMap::new();
+        let mut written: HashMap<i64, Written> = HashMap::new();
         let mut tick = tokio::time::interval(self.settings.snapshot_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!(targets = count, "health checker started");
@@ -968,20 +973,28 @@ impl HealthService {
         Ok(())
     }
 
-    async fn write_snapshot(
+    pub(super) async fn write_snapshot(
         &self,
         statuses: &[TargetStatus],
-        written: &mut HashMap<i64, u64>,
+        written: &mut HashMap<i64, Written>,
     ) -> Result<()> {
+        let now = now_ms();
+        let refresh_ms = i64::try_from(self.settings.refresh_every.as_millis()).unwrap_or(i64::MAX);
         let fresh: Vec<&TargetStatus> = statuses
             .iter()
-            // Nothing to show before a target's first check.
-            .filter(|s| s.checks > 0 && written.get(&s.id) != Some(&s.checks))
+            // Nothing to show before a target's first check; after that, what
+            // people read changed, or the row is due for its latencies.
+            .filter(|s| {
+                s.checks > 0
+                    && written.get(&s.id).is_none_or(|w| {
+                        w.checks != s.checks
+                            && (w.outcome != outcome(s) || now - w.at_ms >= refresh_ms)
+                    })
+            })
             .collect();
         if fresh.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
         let mut tx = self.db.pool().begin().await?;
         // Small statements: SQLite looks each `$N` up by a linear scan of the
         // statement's parameter names (sqlx asks for every one), so a statement's
@@ -1023,10 +1036,42 @@ impl HealthService {
         }
         tx.commit().await?;
         for s in fresh {
-            written.insert(s.id, s.checks);
+            written.insert(
+                s.id,
+                Written {
+                    checks: s.checks,
+                    outcome: outcome(s),
+                    at_ms: now,
+                },
+            );
         }
         Ok(())
     }
+}
+
+/// What was last written of a target's row.
+pub(super) struct Written {
+    checks: u64,
+    outcome: u64,
+    pub(super) at_ms: i64,
+}
+
+/// A digest of what a row says apart from timings: the state, the health
+/// counter, whether the last check passed, its warning, and a failure's message
+/// (a success's message carries its latency, which is refreshed on its own clock).
+fn outcome(s: &TargetStatus) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.state.as_str().hash(&mut h);
+    s.health.hash(&mut h);
+    if let Some(last) = &s.last {
+        last.ok.hash(&mut h);
+        last.warning.hash(&mut h);
+        if !last.ok {
+            last.message.hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// Inserts a target into the pool named `pool`; with `if_missing`, an existing

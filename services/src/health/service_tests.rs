@@ -1,7 +1,9 @@
 //! The health service on a real database, with the checker against real
 //! loopback backends: config, edits, the job writing results and events.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
+
+use sqlx::Row as _;
 
 use model::{
     auth::{Me, Role},
@@ -490,4 +492,79 @@ async fn the_job_posts_a_backend_going_down_to_the_webhook() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(bodies.try_recv().is_err(), "one post per change");
     loop_task.abort();
+}
+
+#[tokio::test]
+async fn a_steady_row_is_rewritten_only_when_what_it_says_changes_or_its_refresh_is_due() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::connect(&crate::testing::database_url(dir.path()).await)
+        .await
+        .expect("db");
+    let service = HealthService::new(
+        db.clone(),
+        HealthSettings {
+            config: config("127.0.0.1:1", "127.0.0.1:2"),
+            ..HealthSettings::default()
+        },
+    );
+    service.apply_config().await.expect("config");
+    let id = service.specs().await.expect("specs")[0].id;
+    let status =
+        |checks: u64, state: HealthState, ok: bool, latency_ms: u32| model::health::TargetStatus {
+            id,
+            state,
+            health: if state == HealthState::Up { 4 } else { 0 },
+            since_ms: 1,
+            last: Some(model::health::Observation {
+                at_ms: i64::try_from(checks).expect("small"),
+                ok,
+                latency_ms,
+                message: if ok {
+                    format!("HTTP 200 in {latency_ms} ms")
+                } else {
+                    "connection refused".into()
+                },
+                warning: None,
+            }),
+            recent: vec![Some(latency_ms)],
+            checks,
+        };
+    let row = || async {
+        let r =
+            sqlx::query("SELECT latency_ms, state, checks FROM health_status WHERE target_id = $1")
+                .bind(id)
+                .fetch_one(db.pool())
+                .await
+                .expect("row");
+        (
+            r.try_get::<i64, _>("latency_ms").expect("latency"),
+            r.try_get::<String, _>("state").expect("state"),
+            r.try_get::<i64, _>("checks").expect("checks"),
+        )
+    };
+    let mut written: HashMap<i64, super::service::Written> = HashMap::new();
+    service
+        .write_snapshot(&[status(1, HealthState::Up, true, 3)], &mut written)
+        .await
+        .expect("first");
+    assert_eq!(row().await, (3, "up".into(), 1));
+    // Another passing check, only its latency differs: not rewritten within 10 s.
+    service
+        .write_snapshot(&[status(2, HealthState::Up, true, 9)], &mut written)
+        .await
+        .expect("steady");
+    assert_eq!(row().await, (3, "up".into(), 1));
+    // A failure changes what the row says: written at once.
+    service
+        .write_snapshot(&[status(3, HealthState::Down, false, 1)], &mut written)
+        .await
+        .expect("down");
+    assert_eq!(row().await, (1, "down".into(), 3));
+    // Once the refresh is due, the latest latency is written too.
+    written.values_mut().for_each(|w| w.at_ms -= 10_000);
+    service
+        .write_snapshot(&[status(4, HealthState::Down, false, 7)], &mut written)
+        .await
+        .expect("refresh");
+    assert_eq!(row().await, (7, "down".into(), 4));
 }
