@@ -231,7 +231,7 @@ impl E2eFirewall {
                     "management": {{"source": "192.0.2.0/24", "ports": [22], "comment": "staff"}},
                     "apply": {{"enabled": true}},
                     "aws": {{"regions": ["us-east-1", "eu-west-1", "ap-south-1"], "endpoint": "{endpoint}",
-                             "region_endpoints": {{"ap-south-1": "http://{silent}"}}, "region_timeout_ms": 2000}}}}"#
+                             "region_endpoints": {{"ap-south-1": "http://{silent}"}}, "region_timeout_ms": 4000}}}}"#
             ),
         )?;
         Ok(Self {

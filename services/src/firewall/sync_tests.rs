@@ -72,7 +72,7 @@ async fn a_sync_admits_running_instances_and_removes_terminated_ones_without_ove
             "apply": {{"enabled": true, "auto": true}}, "lease_ttl_secs": 5,
             "aws": {{"regions": ["us-east-1", "eu-west-1", "ap-south-1"],
                      "endpoint": "{}", "region_endpoints": {{"ap-south-1": "{silent}"}},
-                     "region_timeout_ms": 1500}}}}"#,
+                     "region_timeout_ms": 3000}}}}"#,
         ns.host,
         moto.endpoint()
     ))
