@@ -1036,12 +1036,20 @@ impl HealthService {
         }
         tx.commit().await?;
         for s in fresh {
+            // A row's first write is back-dated by up to half the refresh period,
+            // so rows first written together do not all refresh in the same second.
+            let phase = if written.contains_key(&s.id) {
+                0
+            } else {
+                s.id.wrapping_mul(2_654_435_761)
+                    .rem_euclid((refresh_ms / 2).max(1))
+            };
             written.insert(
                 s.id,
                 Written {
                     checks: s.checks,
                     outcome: outcome(s),
-                    at_ms: now,
+                    at_ms: now - phase,
                 },
             );
         }
