@@ -60,6 +60,11 @@ impl AppState {
     /// # Errors
     /// The database cannot be opened or migrated.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        // Config files first: a mistake in one stops the start before anything is opened.
+        let firewall = match &config.firewall_config {
+            Some(path) => Some(services::firewall::FirewallConfig::load(path)?),
+            None => None,
+        };
         let url = config.database_url();
         let pool = PoolSettings {
             max_connections: config.db_connections,
@@ -88,10 +93,7 @@ impl AppState {
                 expiry_warn_days: config.check_expiry_warn_days,
             },
             health: services::health::HealthSettings::default(),
-            firewall: match &config.firewall_config {
-                Some(path) => Some(services::firewall::FirewallConfig::load(path)?),
-                None => None,
-            },
+            firewall,
         };
         jobs.health = services::health::HealthSettings {
             config: match &config.health_config {

@@ -24,8 +24,9 @@ pub struct FirewallFile {
     pub chain: String,
     #[serde(default = "default_table")]
     pub table: String,
+    /// Numbers; anything else is named as a mistake by `check`.
     #[serde(default = "seed_ports")]
-    pub ports: Vec<i64>,
+    pub ports: Vec<serde_json::Value>,
     #[serde(default)]
     pub management: Option<EntryFile>,
     #[serde(default, rename = "static")]
@@ -44,7 +45,7 @@ pub struct FirewallFile {
 #[serde(deny_unknown_fields)]
 pub struct EntryFile {
     pub source: String,
-    pub ports: Vec<i64>,
+    pub ports: Vec<serde_json::Value>,
     pub comment: String,
 }
 
@@ -107,8 +108,11 @@ fn default_chain() -> String {
 fn default_table() -> String {
     "switchboard".into()
 }
-fn seed_ports() -> Vec<i64> {
-    SEED_PORTS.iter().map(|&p| i64::from(p)).collect()
+fn seed_ports() -> Vec<serde_json::Value> {
+    SEED_PORTS
+        .iter()
+        .map(|&p| serde_json::Value::from(p))
+        .collect()
 }
 fn default_interval() -> u64 {
     300
@@ -379,14 +383,14 @@ impl FirewallConfig {
 }
 
 /// Ports 1..=65535, at least one, no repeats; problems go to `problems`.
-fn ports(field: &str, raw: &[i64], problems: &mut Vec<String>) -> Vec<u16> {
+fn ports(field: &str, raw: &[serde_json::Value], problems: &mut Vec<String>) -> Vec<u16> {
     if raw.is_empty() {
         problems.push(format!("{field}: give at least one port"));
     }
     let mut out: Vec<u16> = Vec::with_capacity(raw.len());
-    for (i, &p) in raw.iter().enumerate() {
-        match u16::try_from(p) {
-            Ok(port) if port > 0 => {
+    for (i, p) in raw.iter().enumerate() {
+        match p.as_u64().and_then(|n| u16::try_from(n).ok()) {
+            Some(port) if port > 0 => {
                 if out.contains(&port) {
                     problems.push(format!("{field}[{i}]: {port} is listed twice"));
                 } else {

@@ -72,7 +72,8 @@ fn a_config_with_several_mistakes_names_each_of_them() {
     let err = FirewallConfig::parse(r#"{"backend": "export", "ports": ["ssh"]}"#)
         .expect_err("port as a word");
     assert!(
-        err.to_string().contains("invalid type: string \"ssh\""),
+        err.to_string()
+            .contains("ports[0]: \"ssh\" is not a port (1-65535)"),
         "{err}"
     );
     // The export backend needs no management entry; defaults are the seed's.
