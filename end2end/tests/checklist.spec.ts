@@ -11,6 +11,9 @@ function progress(page: Page) {
 }
 
 test('a migration is planned, ticked, checked and shared', async ({ page, browser, baseURL }) => {
+  // Planning, ticking, running every automated check and reading the share link
+  // take 20-30 s on a loaded machine: more than the default 30 s budget leaves.
+  test.setTimeout(90_000);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const port = new URL(baseURL!).port;
