@@ -7,9 +7,11 @@
 //! an `ETag` and 304 on `If-None-Match`. Bad numbers, unknown or stale keys:
 //! 4xx with a sentence, and nothing is rendered.
 
+use std::borrow::Cow;
+
 use axum::{
     extract::{Path, Query, RawQuery, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode, Uri},
     response::{IntoResponse, Response},
     Extension, Json,
 };
@@ -184,37 +186,58 @@ pub async fn key(
 }
 
 /// `GET /tiles/coverage/{key}/{z}/{x}/{y}.png`. The signed key is the
-/// permission: no session is looked up (see `services::tiles::cache`).
-pub async fn coverage(
-    State(state): State<AppState>,
-    Path((key, z, x, file)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
+/// permission: no session is looked up (see `services::tiles::cache`). A tile in
+/// memory is answered without checking the signature again (it was checked when
+/// the tile was stored); a revalidation (`If-None-Match`) checks it before its 304.
+pub async fn coverage(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let result = async {
-        state.services.tiles.verify(&key).await?;
-        let tile = tile_id(&z, &x, &file)?;
+        // The path's four parts, borrowed: no allocation unless one is
+        // percent-encoded (the URLs this server hands out never are).
+        let mut parts = uri
+            .path()
+            .strip_prefix("/tiles/coverage/")
+            .unwrap_or_default()
+            .splitn(4, '/')
+            .map(decoded);
+        let (Some(key), Some(z), Some(x), Some(file)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Error::NotFound(format!("tile {:?}", uri.path())));
+        };
+        let (key, z, x, file) = (&*key, &*z, &*x, &*file);
+        let tile = tile_id(z, x, file)?;
         let etag = format!("\"{key}/{z}/{x}/{file}\"");
-        if fresh(&headers, &etag) {
-            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        if headers.contains_key(header::IF_NONE_MATCH) {
+            state.services.tiles.verify(key).await?;
+            if fresh(&headers, &etag) {
+                return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+            }
         }
-        let t = state.services.tiles.get(&key, tile).await?;
+        let t = state.services.tiles.get(key, tile).await?;
+        let etag = HeaderValue::try_from(etag)
+            .map_err(|_| Error::Invalid("the tile address is not a valid header".to_owned()))?;
         Ok::<_, Error>(
             (
                 [
-                    (header::CONTENT_TYPE, "image/png".to_owned()),
+                    (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
                     (
                         header::CACHE_CONTROL,
-                        "private, max-age=31536000, immutable".to_owned(),
+                        HeaderValue::from_static("private, max-age=31536000, immutable"),
                     ),
                     (header::ETAG, etag),
                 ],
-                axum::body::Bytes::from_owner(t.png.clone()),
+                t.png.clone(),
             )
                 .into_response(),
         )
     }
     .await;
     result.unwrap_or_else(|e| crate::api::error(&e))
+}
+
+/// A path segment, percent-decoded.
+fn decoded(segment: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// A tile's address from the path's parts (`{y}.png` or `{y}@2x.png`).
@@ -269,7 +292,7 @@ pub async fn base(
                     cache,
                     (header::ETAG, etag),
                 ],
-                axum::body::Bytes::from_owner(t.png.clone()),
+                t.png.clone(),
             )
                 .into_response(),
         )

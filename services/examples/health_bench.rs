@@ -96,7 +96,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let started = Instant::now();
-        let checker = Checker::start(specs, CheckerSettings::default(), tx)?;
+        // On the runtime chosen above (the server gives the checker a thread and
+        // current-thread runtime of its own: `threads` 0 is that case).
+        let settings = CheckerSettings {
+            own_thread: false,
+            ..CheckerSettings::default()
+        };
+        let checker = Checker::start(specs, settings, tx)?;
         let start_rss = rss_kib();
         println!(
             "{targets} targets ({} TCP, {} HTTP) on {} listeners, inter 2 s, {} runtime",

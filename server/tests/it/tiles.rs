@@ -45,6 +45,23 @@ fn tiles_are_png_immutable_revalidated_and_bad_numbers_are_refused() {
             )
             .await;
         assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        // That tile is in memory now, filed under its signed key: the same
+        // address with a forged signature is refused, revalidated or not.
+        let forged_key = {
+            let mut k = key.clone();
+            let last = k.pop().expect("char");
+            k.push(if last == 'A' { 'B' } else { 'A' });
+            k
+        };
+        let forged = path.replace(&key, &forged_key);
+        let forged_etag = etag.replace(&key, &forged_key);
+        for headers in [&[][..], &[("if-none-match", forged_etag.as_str())][..]] {
+            let reply = app
+                .send(axum::http::Method::GET, &forged, None, None, headers)
+                .await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{headers:?}");
+            assert!(reply.body.contains("not one this server handed out"));
+        }
         let retina = app
             .get(&path.replace(".png", "@2x.png"), Some(&staff))
             .await;

@@ -621,6 +621,9 @@ impl Atlas {
 pub struct AtlasService {
     pub(crate) db: Db,
     current: Arc<tokio::sync::RwLock<Option<Arc<Atlas>>>>,
+    /// Bumped after every (re)load: caches keyed by data version compare it with
+    /// the one they last checked instead of taking the lock.
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// (regions, radius in metres, geometry). The radius is stored in whole metres:
@@ -640,6 +643,7 @@ impl AtlasService {
         Self {
             db,
             current: Arc::new(tokio::sync::RwLock::new(None)),
+            generation: Arc::default(),
         }
     }
 
@@ -884,6 +888,14 @@ impl AtlasService {
         Ok(regions.len())
     }
 
+    /// How many times the atlas was (re)loaded. Read it before [`AtlasService::atlas`]:
+    /// the atlas got then is at least that new, so a cache that saw that atlas's
+    /// version at this generation may trust it until the generation moves.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The current atlas, loading it on first use.
     ///
     /// # Errors
@@ -903,6 +915,8 @@ impl AtlasService {
     pub async fn reload(&self) -> Result<Arc<Atlas>> {
         let atlas = self.load().await?;
         *self.current.write().await = Some(atlas.clone());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(atlas)
     }
 

@@ -421,13 +421,72 @@ async fn check_now_wakes_a_target() {
     let checker = Checker::start(vec![t], CheckerSettings::default(), tx).expect("start");
     // The first check waits a random offset in 0..10 min.
     let before = checker.status(1).expect("status").checks;
-    checker.check_now(1);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while checker.status(1).expect("status").checks <= before {
-        assert!(Instant::now() < deadline, "check_now did not check");
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // Twice: the wake-up is armed again after each one.
+    let mut seen = before;
+    for round in 1..=2 {
+        checker.check_now(1);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while checker.status(1).expect("status").checks <= seen {
+            assert!(Instant::now() < deadline, "check_now {round} did not check");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        seen = checker.status(1).expect("status").checks;
     }
     backend.abort();
+}
+
+/// The checker brings its own thread and runtime: it checks without one of the
+/// caller's, and stops checking when it is dropped. Without `own_thread` it needs
+/// the caller's runtime and says so.
+#[test]
+fn checks_on_a_thread_of_its_own_and_stops_when_dropped() {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted = || {
+        let mut n = 0;
+        while listener.accept().is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let mut t = spec(1, CheckKind::Tcp, port);
+    t.timing.inter_ms = 20;
+    assert!(tokio::runtime::Handle::try_current().is_err());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let refused = Checker::start(
+        vec![t.clone()],
+        CheckerSettings {
+            own_thread: false,
+            ..CheckerSettings::default()
+        },
+        tx.clone(),
+    );
+    assert_eq!(
+        refused.err().as_deref(),
+        Some("the health checker needs a tokio runtime")
+    );
+    let checker = Checker::start(vec![t], CheckerSettings::default(), tx).expect("start");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = checker.status(1).expect("status");
+        if s.checks >= 3 && s.last.as_ref().is_some_and(|o| o.ok) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no checks: {s:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(accepted() >= 3);
+    drop(checker);
+    // A check already under way may still land; nothing after that.
+    std::thread::sleep(Duration::from_millis(100));
+    accepted();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        accepted(),
+        0,
+        "checks went on after the checker was dropped"
+    );
 }
 
 // ---------------------------------------------------------------- HTTPS

@@ -115,7 +115,8 @@ impl Default for TileSettings {
 /// A served tile: its PNG, and whether it is the shared empty one.
 #[derive(Clone, Debug)]
 pub struct Tile {
-    pub png: Arc<[u8]>,
+    /// Shared: a response's body is a reference to it, not a copy.
+    pub png: bytes::Bytes,
     pub empty: bool,
 }
 
@@ -136,16 +137,41 @@ impl Tile {
 
 type Slot = Arc<tokio::sync::OnceCell<Tile>>;
 
+/// Tiles in memory. A coverage tile is filed under its URL's signed key, so a
+/// request naming a key already here needs no signature check (it was checked
+/// before the tile was stored) and no decoding; basemap tiles under
+/// `base/<version>`, which no URL key can be (a key is one path segment).
 #[derive(Default)]
 struct Memory {
-    /// Each tile with the tick it was last used at.
-    map: HashMap<(String, TileId), (Tile, u64)>,
+    /// Each tile with the tick it was last used at, by key then tile: a lookup
+    /// borrows the request's key (no allocation).
+    map: HashMap<String, HashMap<TileId, (Tile, u64)>>,
     /// Tiles by the tick they were stored at. A hit only bumps the tick in
     /// `map` (no reordering, no allocation); eviction gives an entry used since
     /// it was stored a second chance at its newer tick.
     order: BTreeMap<u64, (String, TileId)>,
     bytes: usize,
     tick: u64,
+    /// The data version every tile here belongs to (older ones are dropped when it
+    /// moves), and the atlas generation at which it was last seen current.
+    version: String,
+    generation: Option<u64>,
+}
+
+impl Memory {
+    fn entry(&mut self, id: &str, tile: TileId) -> Option<&mut (Tile, u64)> {
+        self.map.get_mut(id)?.get_mut(&tile)
+    }
+
+    fn remove(&mut self, id: &str, tile: TileId) -> Option<Tile> {
+        let inner = self.map.get_mut(id)?;
+        let (old, _) = inner.remove(&tile)?;
+        if inner.is_empty() {
+            self.map.remove(id);
+        }
+        self.bytes -= old.cost();
+        Some(old)
+    }
 }
 
 /// Renders and caches coverage tiles.
@@ -225,6 +251,11 @@ impl TileService {
     /// A key for another data version or naming unknown regions (404/400);
     /// rendering failures.
     pub async fn get(&self, signed: &str, tile: TileId) -> Result<Tile> {
+        if let Some(t) = self.recall_signed(signed, tile) {
+            return Ok(t);
+        }
+        // Read before the atlas: the atlas got below is at least this new.
+        let generation = self.atlas.generation();
         let key = self.verify(signed).await?;
         let atlas = self.atlas.atlas().await?;
         let parsed = TileKey::decode(key)?;
@@ -235,7 +266,47 @@ impl TileService {
                 atlas.version()
             )));
         }
-        self.cached(atlas, parsed, key.to_owned(), tile).await
+        self.settle(generation, atlas.version());
+        self.cached(atlas, parsed, signed.to_owned(), key, tile)
+            .await
+    }
+
+    /// A coverage tile already in memory under exactly this signed key, while the
+    /// data is still at the version it was drawn for.
+    fn recall_signed(&self, signed: &str, tile: TileId) -> Option<Tile> {
+        let generation = self.atlas.generation();
+        let mut m = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.generation != Some(generation) {
+            return None;
+        }
+        let (version, _) = signed.split_once('.')?;
+        if version != m.version {
+            return None;
+        }
+        m.tick += 1;
+        let tick = m.tick;
+        let entry = m.entry(signed, tile)?;
+        entry.1 = tick;
+        Some(entry.0.clone())
+    }
+
+    /// Notes that the data is at `version` as of atlas `generation`; tiles of
+    /// another version are dropped.
+    fn settle(&self, generation: u64, version: &str) {
+        let mut m = self
+            .memory
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.version != version {
+            m.map.clear();
+            m.order.clear();
+            m.bytes = 0;
+            version.clone_into(&mut m.version);
+        }
+        m.generation = Some(generation);
     }
 
     /// The text of `key` for a URL, signed: a tile URL is its own permission
@@ -312,26 +383,32 @@ impl TileService {
     /// # Errors
     /// Rendering failures.
     pub async fn base(&self, tile: TileId) -> Result<(String, Tile)> {
+        let generation = self.atlas.generation();
         let atlas = self.atlas.atlas().await?;
         let version = atlas.version().to_owned();
-        // Not a coverage key: "base" is not valid base64 of a layer list.
-        let id = format!("{version}.{BASE}");
+        self.settle(generation, &version);
+        // In memory: not a URL key (it has a slash). On disk: "base" is not
+        // valid base64 of a layer list.
+        let id = format!("base/{version}");
+        let on_disk = format!("{version}.{BASE}");
         let key = TileKey {
             version: version.clone(),
             layers: Vec::new(),
         };
-        Ok((version, self.cached(atlas, key, id, tile).await?))
+        Ok((version, self.cached(atlas, key, id, &on_disk, tile).await?))
     }
 
     /// A tile from memory, from disk, or rendered once however many ask at once.
+    /// `id` files it in memory, `on_disk` (the key's text) on disk.
     async fn cached(
         &self,
         atlas: Arc<crate::atlas::Atlas>,
         parsed: TileKey,
-        key: String,
+        id: String,
+        on_disk: &str,
         tile: TileId,
     ) -> Result<Tile> {
-        let id = (key, tile);
+        let id = (id, tile);
         if let Some(t) = self.recall(&id) {
             return Ok(t);
         }
@@ -344,7 +421,7 @@ impl TileService {
         };
         let result = slot
             .get_or_try_init(|| async {
-                if let Some(t) = self.load_from_disk(&parsed, &id) {
+                if let Some(t) = self.load_from_disk(&parsed, on_disk, tile) {
                     return Ok(t);
                 }
                 // No layers: the basemap.
@@ -371,11 +448,11 @@ impl TileService {
                         empty: false,
                     },
                     None => Tile {
-                        png: empty_png().into(),
+                        png: bytes::Bytes::from_static(empty_png()),
                         empty: true,
                     },
                 };
-                self.store_on_disk(&parsed, &id, &t);
+                self.store_on_disk(&parsed, on_disk, tile, &t);
                 Ok::<_, Error>(t)
             })
             .await
@@ -398,7 +475,7 @@ impl TileService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         m.tick += 1;
         let tick = m.tick;
-        let entry = m.map.get_mut(id)?;
+        let entry = m.entry(&id.0, id.1)?;
         entry.1 = tick;
         Some(entry.0.clone())
     }
@@ -414,7 +491,12 @@ impl TileService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         m.tick += 1;
         let tick = m.tick;
-        if let Some((old, _)) = m.map.insert(id.clone(), (t, tick)) {
+        if let Some((old, _)) = m
+            .map
+            .entry(id.0.clone())
+            .or_default()
+            .insert(id.1, (t, tick))
+        {
             // Its older place in `order` is found stale and dropped later.
             m.bytes -= old.cost();
         }
@@ -424,15 +506,13 @@ impl TileService {
             let Some((at, oldest)) = m.order.pop_first() else {
                 break;
             };
-            match m.map.get(&oldest).map(|(_, used)| *used) {
+            match m.entry(&oldest.0, oldest.1).map(|(_, used)| *used) {
                 // Used (or stored again) since: keep it, at its newer tick.
                 Some(used) if used != at => {
                     m.order.insert(used, oldest);
                 }
                 Some(_) => {
-                    if let Some((old, _)) = m.map.remove(&oldest) {
-                        m.bytes -= old.cost();
-                    }
+                    m.remove(&oldest.0, oldest.1);
                 }
                 None => {}
             }
@@ -446,15 +526,14 @@ impl TileService {
             .memory
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (m.map.len(), m.bytes)
+        (m.map.values().map(HashMap::len).sum(), m.bytes)
     }
 
-    fn disk_path(&self, key: &TileKey, id: &(String, TileId)) -> Option<PathBuf> {
+    fn disk_path(&self, key: &TileKey, name: &str, t: TileId) -> Option<PathBuf> {
         let dir = self.settings.disk.as_ref()?;
-        let t = id.1;
         let digest = {
             use sha2::Digest as _;
-            format!("{:x}", sha2::Sha256::digest(id.0.as_bytes()))
+            format!("{:x}", sha2::Sha256::digest(name.as_bytes()))
         };
         Some(
             dir.join(&key.version)
@@ -471,12 +550,12 @@ impl TileService {
 
     /// A tile from disk; anything unreadable or not a PNG is ignored (and
     /// rendered again), so a damaged cache never breaks serving.
-    fn load_from_disk(&self, key: &TileKey, id: &(String, TileId)) -> Option<Tile> {
-        let path = self.disk_path(key, id)?;
+    fn load_from_disk(&self, key: &TileKey, name: &str, tile: TileId) -> Option<Tile> {
+        let path = self.disk_path(key, name, tile)?;
         let bytes = std::fs::read(&path).ok()?;
         if bytes.is_empty() {
             return Some(Tile {
-                png: empty_png().into(),
+                png: bytes::Bytes::from_static(empty_png()),
                 empty: true,
             });
         }
@@ -492,11 +571,11 @@ impl TileService {
 
     /// Writes a tile to disk (an empty file for an empty tile); a full or
     /// read-only disk is logged, not fatal.
-    fn store_on_disk(&self, key: &TileKey, id: &(String, TileId), t: &Tile) {
+    fn store_on_disk(&self, key: &TileKey, name: &str, tile: TileId, t: &Tile) {
         if t.empty && !self.settings.cache_empty {
             return;
         }
-        let Some(path) = self.disk_path(key, id) else {
+        let Some(path) = self.disk_path(key, name, tile) else {
             return;
         };
         let write = || -> std::io::Result<()> {
