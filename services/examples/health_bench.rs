@@ -3,7 +3,7 @@
 //! the checker's alone.
 //!
 //! ```text
-//! cargo run --release -p services --example health_bench -- [targets] [seconds] [threads]
+//! cargo run --release -p services --example health_bench -- [targets] [seconds] [threads] [tick ms]
 //! ```
 //!
 //! Prints checks per second, the checker's CPU use as a percentage of one core, its
@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let targets: usize = args.first().map_or(Ok(10_000), |a| a.parse())?;
     let seconds: u64 = args.get(1).map_or(Ok(20), |a| a.parse())?;
     let threads: usize = args.get(2).map_or(Ok(2), |a| a.parse())?;
+    let tick_ms: u64 = args.get(3).map_or(Ok(10), |a| a.parse())?;
 
     // The responders, in a child process.
     let mut child = Command::new(std::env::current_exe()?)
@@ -100,6 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // current-thread runtime of its own: `threads` 0 is that case).
         let settings = CheckerSettings {
             own_thread: false,
+            tick: Duration::from_millis(tick_ms),
             ..CheckerSettings::default()
         };
         let checker = Checker::start(specs, settings, tx)?;

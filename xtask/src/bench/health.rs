@@ -57,10 +57,82 @@ pub(crate) fn run(ws: &Workspace, bin: &Path) -> Result<()> {
     .with_context(|| format!("server log: {}", log.display()))?;
     let result = measure(&server, &password);
     server.stop();
+    let mut figures = result.with_context(|| format!("server log: {}", log.display()))?;
+    // The same checks by HAProxy itself, against the same responders, in the
+    // same run: on loopback both ends' TCP work lands on whoever sends, so this
+    // is the yardstick for the checker's CPU figure.
+    figures.haproxy = Some(haproxy_cpu(ws, &scratch, &peer.ports)?);
     drop(peer);
-    let figures = result.with_context(|| format!("server log: {}", log.display()))?;
     figures.print();
     Ok(())
+}
+
+/// HAProxy (one thread, like our checker) checking the same TARGETS targets with
+/// the same timings against the same responders: its CPU over WINDOW seconds,
+/// as (% of one core, % of that in the kernel).
+fn haproxy_cpu(ws: &Workspace, scratch: &Path, ports: &[u16]) -> Result<(f64, f64)> {
+    if !Path::new("/usr/sbin/haproxy").exists() {
+        crate::tools::apt_install(ws, &["haproxy"])?;
+    }
+    let (tcp, http) = ports.split_at(ports.len() / 2);
+    let mut cfg = String::from(
+        "global\n  maxconn 2000\n  nbthread 1\n  spread-checks 10\n\
+         defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  timeout check 2s\n\
+         \x20 default-server inter 2000 fastinter 1000 downinter 2000 fall 3 rise 2\n",
+    );
+    let listen = crate::serve::free_port()?;
+    cfg.push_str(&format!(
+        "frontend fe\n  bind {listen}\n  default_backend http_pool\nbackend tcp_pool\n  mode tcp\n"
+    ));
+    for i in (0..TARGETS).step_by(2) {
+        cfg.push_str(&format!(
+            "  server t{i} 127.0.0.1:{} check\n",
+            tcp[(i / 2) % tcp.len()]
+        ));
+    }
+    cfg.push_str("backend http_pool\n  option httpchk GET /healthz\n");
+    for i in (1..TARGETS).step_by(2) {
+        cfg.push_str(&format!(
+            "  server t{i} 127.0.0.1:{} check\n",
+            http[(i / 2) % http.len()]
+        ));
+    }
+    let file = scratch.join("haproxy.cfg");
+    std::fs::write(&file, cfg)?;
+    let errors = scratch.join("haproxy.log");
+    let mut child = Command::new("haproxy")
+        .arg("-f")
+        .arg(&file)
+        .arg("-db")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&errors)?)
+        .spawn()
+        .context("starting haproxy")?;
+    let measured = (|| -> Result<(f64, f64)> {
+        // Every server's first check lands within one inter (spread-checks).
+        std::thread::sleep(Duration::from_secs(5));
+        if let Some(status) = child.try_wait()? {
+            bail!(
+                "haproxy exited ({status}): {}",
+                std::fs::read_to_string(&errors).unwrap_or_default()
+            );
+        }
+        let pid = child.id();
+        let (user0, sys0) = cpu_ticks(pid)?;
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(WINDOW));
+        let (user1, sys1) = cpu_ticks(pid)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let (user, sys) = (user1 - user0, sys1 - sys0);
+        #[allow(clippy::cast_precision_loss)]
+        Ok((
+            (user + sys) as f64 / clock_ticks() / secs * 100.0,
+            sys as f64 * 100.0 / (user + sys).max(1) as f64,
+        ))
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    measured
 }
 
 /// The `health_bench` example, built in release mode: its `serve` mode is the
@@ -188,6 +260,8 @@ struct Figures {
     problem_rows: usize,
     delta_rows: usize,
     delta: String,
+    /// HAProxy's CPU for the same checks: (% of one core, % kernel).
+    haproxy: Option<(f64, f64)>,
 }
 
 impl Figures {
@@ -205,7 +279,7 @@ impl Figures {
             self.first_checked_s, self.rows
         );
         println!(
-            "| checks/s (row check counts, {WINDOW} s) | {:.0} (expected {}) |",
+            "| checks/s (each row's checks between its last checks, {WINDOW} s apart) | {:.0} (expected {}) |",
             self.checks_per_s,
             TARGETS / 2
         );
@@ -213,6 +287,12 @@ impl Figures {
             "| server CPU, checker + batched writes ({WINDOW} s, idle page) | {:.1} % of one core ({:.0} % of it kernel) |",
             self.cpu_pct, self.kernel_pct
         );
+        if let Some((cpu, kernel)) = self.haproxy {
+            println!(
+                "| HAProxy 2.6, the same checks against the same responders ({WINDOW} s, 1 thread) | {cpu:.1} % of one core ({kernel:.0} % of it kernel): Switchboard / HAProxy = {:.2} |",
+                self.cpu_pct / cpu.max(0.1)
+            );
+        }
         println!(
             "| server RSS | {} MiB ({} MiB after the page renders) |",
             self.rss_kib / 1024,
@@ -259,19 +339,29 @@ fn measure(server: &Server, password: &str) -> Result<Figures> {
     // Let the start-up burst settle.
     std::thread::sleep(Duration::from_secs(3));
 
-    let checks = |v: &Value| -> u64 {
-        v["rows"]
-            .as_array()
-            .map_or(0, |r| r.iter().filter_map(|r| r["checks"].as_u64()).sum())
+    // A row is rewritten when what it says changes and otherwise every 10 s,
+    // so its count is as of its `checked_ms`: each row's rate is its checks
+    // between the two readings over the time between its two last checks.
+    let counts = |v: &Value| -> std::collections::HashMap<i64, (u64, i64)> {
+        v["rows"].as_array().map_or_else(Default::default, |rows| {
+            rows.iter()
+                .filter_map(|r| {
+                    Some((
+                        r["id"].as_i64()?,
+                        (r["checks"].as_u64()?, r["checked_ms"].as_i64()?),
+                    ))
+                })
+                .collect()
+        })
     };
-    let checks0 = checks(&live(server.addr, &cookie, 0)?);
+    let before = counts(&live(server.addr, &cookie, 0)?);
     let (user0, sys0) = cpu_ticks(pid)?;
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(WINDOW));
     let (user1, sys1) = cpu_ticks(pid)?;
     let secs = t0.elapsed().as_secs_f64();
     let rss_idle_kib = rss_kib(pid)?;
-    let checks1 = checks(&live(server.addr, &cookie, 0)?);
+    let after = counts(&live(server.addr, &cookie, 0)?);
     let tck = clock_ticks();
     let (user, sys) = (user1 - user0, sys1 - sys0);
     #[allow(clippy::cast_precision_loss)]
@@ -279,7 +369,13 @@ fn measure(server: &Server, password: &str) -> Result<Figures> {
     #[allow(clippy::cast_precision_loss)]
     let kernel_pct = sys as f64 * 100.0 / (user + sys).max(1) as f64;
     #[allow(clippy::cast_precision_loss)]
-    let checks_per_s = checks1.saturating_sub(checks0) as f64 / secs;
+    let checks_per_s: f64 = after
+        .iter()
+        .filter_map(|(id, &(c1, t1))| {
+            let &(c0, t0) = before.get(id)?;
+            (t1 > t0).then(|| c1.saturating_sub(c0) as f64 * 1000.0 / (t1 - t0) as f64)
+        })
+        .sum();
 
     let full = page(server.addr, &cookie, "/health")?;
     let problems = page(server.addr, &cookie, "/health?state=problems")?;
@@ -317,6 +413,7 @@ fn measure(server: &Server, password: &str) -> Result<Figures> {
         problem_rows,
         delta_rows,
         delta,
+        haproxy: None,
     })
 }
 
