@@ -373,6 +373,22 @@ struct Coverage {
     scratch: Mask,
     /// Optical depth per pixel, per kind (`OutletKind::ALL` order).
     depth: [Option<Vec<f32>>; 4],
+    /// The pixels any fill touched: `x0..x1`, `y0..y1` (empty at first).
+    touched: (usize, usize, usize, usize),
+}
+
+/// The optical depth one fill of alpha `FILL_ALPHA` over a fraction `c / 255` of
+/// a pixel adds: `-ln(1 - alpha * c / 255)`, for every `c` (logarithms once).
+fn depth_per_fill() -> &'static [f32; 256] {
+    static TABLE: std::sync::OnceLock<[f32; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let a = f32::from(FILL_ALPHA) / 255.0;
+        std::array::from_fn(|c| {
+            #[allow(clippy::cast_precision_loss)]
+            let c = c as f32;
+            -(1.0 - a * c / 255.0).ln()
+        })
+    })
 }
 
 impl Coverage {
@@ -381,6 +397,7 @@ impl Coverage {
             size,
             scratch: Mask::new(size, size).ok_or_else(|| Error::Internal("tile mask".into()))?,
             depth: [None, None, None, None],
+            touched: (usize::MAX, usize::MAX, 0, 0),
         })
     }
 
@@ -412,12 +429,12 @@ impl Coverage {
             .fill_path(path, rule, true, Transform::identity());
         // The depth one pixel gains at each coverage: n fills of alpha `a`
         // over a fraction c of the pixel.
-        let a = f32::from(FILL_ALPHA) / 255.0;
         #[allow(clippy::cast_precision_loss)]
         let n = n as f32;
-        let gain: Vec<f32> = (0..=255u8)
-            .map(|c| -n * (1.0 - a * f32::from(c) / 255.0).ln())
-            .collect();
+        let per_fill = depth_per_fill();
+        let gain: [f32; 256] = std::array::from_fn(|c| n * per_fill[c]);
+        let t = &mut self.touched;
+        *t = (t.0.min(x0), t.1.min(y0), t.2.max(x1), t.3.max(y1));
         let slot = kind.index();
         let depth = self.depth[slot].get_or_insert_with(|| vec![0.0; size * size]);
         let cover = self.scratch.data_mut();
@@ -459,8 +476,13 @@ impl Coverage {
                 depth.as_deref().map(|d| (colour, d))
             })
             .collect();
-        // One pass over the pixels, in floats, rounded once when stored.
-        for (i, px) in pm.data_mut().chunks_exact_mut(4).enumerate() {
+        // One pass over the pixels fills touched (the rest stay transparent), in
+        // floats, rounded once when stored.
+        let size = self.size as usize;
+        let (x0, y0, x1, y1) = self.touched;
+        let data = pm.data_mut();
+        for i in (y0..y1).flat_map(|y| y * size + x0..y * size + x1) {
+            let px = &mut data[i * 4..i * 4 + 4];
             let mut out = [0.0f32; 4];
             for (colour, depth) in &layers {
                 let d = depth[i];
@@ -504,14 +526,43 @@ fn land_mask(atlas: &Atlas, tile: TileId) -> Result<Mask> {
     Ok(mask)
 }
 
+/// `PremultipliedColorU8::demultiply` as a table, `[alpha * 256 + channel]`:
+/// the same bytes without three `f64` divisions a pixel.
+fn demultiplied() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = vec![0u8; 256 * 256];
+        for alpha in 0..=255u8 {
+            for c in 0..=255u8 {
+                let premultiplied = tiny_skia::PremultipliedColorU8::from_rgba(
+                    c.min(alpha),
+                    c.min(alpha),
+                    c.min(alpha),
+                    alpha,
+                );
+                t[usize::from(alpha) * 256 + usize::from(c)] =
+                    premultiplied.map_or(0, |p| p.demultiply().red());
+            }
+        }
+        t
+    })
+}
+
 /// PNG with straight alpha (tiny-skia keeps premultiplied colour), fast
 /// compression and adaptive filtering.
 fn encode(pm: &Pixmap) -> Result<Vec<u8>> {
     use image::ImageEncoder as _;
     let mut rgba = Vec::with_capacity(pm.data().len());
+    let table = demultiplied();
     for p in pm.pixels() {
-        let c = p.demultiply();
-        rgba.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
+        let a = p.alpha();
+        let row = &table[usize::from(a) * 256..usize::from(a) * 256 + 256];
+        rgba.extend_from_slice(&[
+            row[usize::from(p.red())],
+            row[usize::from(p.green())],
+            row[usize::from(p.blue())],
+            a,
+        ]);
     }
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new_with_quality(
