@@ -415,6 +415,10 @@ fn the_cli_seeds_tiles_with_progress_and_a_summary() {
     assert!(stdout.starts_with("seeded "), "{stdout}");
     assert!(stdout.contains("of unit:luton at zooms 8-10"), "{stdout}");
     assert!(
+        stdout.contains("outlets were prepared first, in "),
+        "{stdout}"
+    );
+    assert!(
         String::from_utf8_lossy(&out.stderr).contains("tiles"),
         "a progress bar"
     );

@@ -407,6 +407,20 @@ impl Atlas {
             .map(|(p, _)| p)
     }
 
+    /// Computes and keeps the reach shapes `sel`'s tiles fill as polygons (region
+    /// and drawn reaches; circles are drawn as circles), as a server's first
+    /// tiles of a selection do: how many outlets that was.
+    pub fn prepare_reach(&self, sel: &Selection) -> usize {
+        let mut prepared = 0;
+        for o in self.outlets_in(sel) {
+            if !matches!(o.reach, Reach::Circle { .. }) {
+                self.reach(o);
+                prepared += 1;
+            }
+        }
+        prepared
+    }
+
     /// The area an outlet reaches (computed once per outlet, then kept).
     pub fn reach_geometry(&self, o: &Outlet) -> Arc<MultiPolygon<f64>> {
         self.reach(o).0
