@@ -481,24 +481,28 @@ impl Coverage {
         let size = self.size as usize;
         let (x0, y0, x1, y1) = self.touched;
         let data = pm.data_mut();
-        for i in (y0..y1).flat_map(|y| y * size + x0..y * size + x1) {
-            let px = &mut data[i * 4..i * 4 + 4];
-            let mut out = [0.0f32; 4];
-            for (colour, depth) in &layers {
-                let d = depth[i];
-                if d <= 0.0 {
-                    continue;
+        for y in y0..y1 {
+            let first = y * size + x0;
+            let row = &mut data[first * 4..(y * size + x1) * 4];
+            for (j, px) in row.chunks_exact_mut(4).enumerate() {
+                let i = first + j;
+                let mut out = [0.0f32; 4];
+                for (colour, depth) in &layers {
+                    let d = depth[i];
+                    if d <= 0.0 {
+                        continue;
+                    }
+                    let a = 1.0 - (-d).exp();
+                    for (o, c) in out.iter_mut().zip(colour) {
+                        *o = c * a + *o * (1.0 - a);
+                    }
                 }
-                let a = 1.0 - (-d).exp();
-                for (o, c) in out.iter_mut().zip(colour) {
-                    *o = c * a + *o * (1.0 - a);
-                }
-            }
-            for (p, o) in px.iter_mut().zip(out) {
-                // In 0..=255: truncating after adding a half rounds.
-                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                {
-                    *p = (o + 0.5) as u8;
+                for (p, o) in px.iter_mut().zip(out) {
+                    // In 0..=255: truncating after adding a half rounds.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    {
+                        *p = (o + 0.5) as u8;
+                    }
                 }
             }
         }
