@@ -42,6 +42,31 @@ fn benches(c: &mut Criterion) {
     }
     g.finish();
 
+    // The tile set `cargo xtask bench` compares with Mapnik: every tile of
+    // East of England's bounds at zooms 5 to 10, one after another.
+    let mut g = c.benchmark_group("the seed's tile set");
+    g.sample_size(10);
+    let s = atlas.select("area:east-of-england", "").expect("select");
+    let b = atlas.bounds(&s);
+    let mut set = Vec::new();
+    for z in 5..=10u8 {
+        let nw = TileId::containing(b[0], b[3], z, 1);
+        let se = TileId::containing(b[2], b[1], z, 1);
+        for x in nw.x..=se.x {
+            for y in nw.y..=se.y {
+                set.push(TileId::new(u32::from(z), x, y, 1).expect("tile"));
+            }
+        }
+    }
+    g.bench_function(format!("area z5-10 ({} tiles)", set.len()), |bch| {
+        bch.iter(|| {
+            for &tile in &set {
+                render(&atlas, std::slice::from_ref(&s), tile).expect("render");
+            }
+        });
+    });
+    g.finish();
+
     let mut g = c.benchmark_group("PNG encoding alone (256 px, a full coverage tile)");
     let s = atlas.select("area:east-of-england", "").expect("select");
     let tile = TileId::containing(lon, lat, 9, 1);

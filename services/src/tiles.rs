@@ -144,11 +144,53 @@ fn path<'a>(
     tile: TileId,
     polygons: impl IntoIterator<Item = &'a Polygon<f64>>,
 ) -> Option<tiny_skia::Path> {
+    outline(tile, polygons).path
+}
+
+/// What polygons make of a tile (see [`outline`]).
+enum Shape {
+    /// Nothing of them is on the tile.
+    Empty,
+    /// They cover every pixel of it: no edge crosses the tile.
+    Full,
+    /// Edges cross the tile: this path fills or strokes it.
+    Partial(tiny_skia::Path),
+}
+
+/// The polygons as a path in tile pixels (see [`path`]), and whether any edge
+/// of it comes near the tile: when none does, every pixel is covered alike,
+/// fully or not at all, and the path need not be rasterised.
+struct Outline {
+    path: Option<tiny_skia::Path>,
+    /// An edge lies within `NEAR` pixels of the tile.
+    edges_near: bool,
+    /// The tile's centre is inside (even-odd) the rings kept.
+    centre_inside: bool,
+}
+
+impl Outline {
+    fn shape(self) -> Shape {
+        match self.path {
+            Some(p) if self.edges_near => Shape::Partial(p),
+            Some(_) if self.centre_inside => Shape::Full,
+            _ => Shape::Empty,
+        }
+    }
+}
+
+/// How close to the tile, in pixels, an edge must come to be drawn: more than
+/// any half stroke, less than [`MARGIN`] (so that the cut [`clip_ring`] makes
+/// around the tile never counts).
+const NEAR: f32 = 2.0;
+
+fn outline<'a>(tile: TileId, polygons: impl IntoIterator<Item = &'a Polygon<f64>>) -> Outline {
     #[allow(clippy::cast_precision_loss)]
     let edge = tile.size() as f32;
+    let centre = edge / 2.0;
     let mut pb = PathBuilder::new();
     let mut ring_px: Vec<(f32, f32)> = Vec::new();
     let mut clipped: Vec<(f32, f32)> = Vec::new();
+    let (mut edges_near, mut centre_inside) = (false, false);
     for polygon in polygons {
         for ring in std::iter::once(polygon.exterior()).chain(polygon.interiors()) {
             ring_px.clear();
@@ -194,6 +236,23 @@ fn path<'a>(
             if ring.len() < 3 {
                 continue;
             }
+            let mut prev = ring[ring.len() - 1];
+            for &(x, y) in ring {
+                let (px, py) = prev;
+                prev = (x, y);
+                // Edges near the tile (by their bounds: a diagonal edge past
+                // a corner counts too, which only costs a rasterising).
+                edges_near |= px.min(x) <= edge + NEAR
+                    && px.max(x) >= -NEAR
+                    && py.min(y) <= edge + NEAR
+                    && py.max(y) >= -NEAR;
+                // A ray from the centre to the right crosses this edge.
+                if (py > centre) != (y > centre)
+                    && centre < px + (centre - py) / (y - py) * (x - px)
+                {
+                    centre_inside = !centre_inside;
+                }
+            }
             pb.move_to(ring[0].0, ring[0].1);
             for &(x, y) in &ring[1..] {
                 pb.line_to(x, y);
@@ -201,7 +260,11 @@ fn path<'a>(
             pb.close();
         }
     }
-    pb.finish()
+    Outline {
+        path: pb.finish(),
+        edges_near,
+        centre_inside,
+    }
 }
 
 /// Pixels around a tile that paths keep (wider than any stroke).
@@ -273,7 +336,7 @@ fn rgb(kind: OutletKind) -> (u8, u8, u8) {
 pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Option<Vec<u8>>> {
     let bounds = tile.bounds();
     let size = tile.size();
-    let mut coverage = Coverage::new(size)?;
+    let mut coverage = Coverage::take(size)?;
     let mut land: Option<Mask> = None;
     let mut outlines: Vec<tiny_skia::Path> = Vec::new();
     for sel in layers {
@@ -309,29 +372,37 @@ pub fn render(atlas: &Atlas, layers: &[Selection], tile: TileId) -> Result<Optio
                 {
                     continue;
                 }
-                let Some(p) = PathBuilder::from_circle(cx, cy, radius) else {
-                    continue;
-                };
                 if land.is_none() {
                     land = Some(land_mask(atlas, tile)?);
                 }
-                coverage.add(kind, n, &p, FillRule::Winding, land.as_ref());
+                coverage.add_circle(kind, n, (cx, cy), radius);
                 continue;
             }
             if !touches(bounds, atlas.reach_bounds(o)) {
                 continue;
             }
-            if let Some(p) = path(tile, &atlas.reach_geometry(o).0) {
-                coverage.add(kind, n, &p, FillRule::EvenOdd, None);
+            match outline(tile, &atlas.reach_geometry(o).0).shape() {
+                Shape::Empty => {}
+                Shape::Full => coverage.add(kind, n, None),
+                Shape::Partial(p) => coverage.add(kind, n, Some(&p)),
             }
         }
-        for (_, _, boundary, outline) in atlas.boundaries(sel) {
-            if touches(bounds, outline) {
-                outlines.extend(path(tile, &boundary.0));
+        for (_, _, boundary, outline_bounds) in atlas.boundaries(sel) {
+            if touches(bounds, outline_bounds) {
+                // A boundary with no edge near the tile draws nothing on it.
+                if let Shape::Partial(p) = outline(tile, &boundary.0).shape() {
+                    outlines.push(p);
+                }
             }
         }
     }
-    let pm = match coverage.composite()? {
+    if let Some(land) = &land {
+        coverage.fold_circles(land);
+    }
+    let composited = coverage.composite()?;
+    // Composited is zeroed: fit for the next tile.
+    Coverage::give_back(coverage);
+    let pm = match composited {
         Some(pm) => pm,
         None if outlines.is_empty() => return Ok(None),
         None => canvas_for(size)?,
@@ -366,15 +437,34 @@ fn canvas_for(size: u32) -> Result<Pixmap> {
     Pixmap::new(size, size).ok_or_else(|| Error::Internal("tile pixmap".into()))
 }
 
-/// Reach fills added up per outlet kind (see [`render`]).
+/// Reach fills added up per outlet kind (see [`render`]). Its buffers are
+/// kept per thread between tiles ([`Coverage::take`]) and left zeroed.
 struct Coverage {
     size: u32,
     /// Scratch: one fill's anti-aliased coverage.
     scratch: Mask,
-    /// Optical depth per pixel, per kind (`OutletKind::ALL` order).
-    depth: [Option<Vec<f32>>; 4],
-    /// The pixels any fill touched: `x0..x1`, `y0..y1` (empty at first).
+    /// Optical depth per pixel, per kind (`OutletKind::ALL` order), allocated
+    /// on first use.
+    depth: [Vec<f32>; 4],
+    /// Which kinds' `depth` holds anything.
+    drawn: [bool; 4],
+    /// Depth every pixel of the tile has, per kind: fills that cover it all.
+    uniform: [f32; 4],
+    /// The pixels partial fills touched: `x0..x1`, `y0..y1` (empty at first).
     touched: (usize, usize, usize, usize),
+    /// Reach circles per kind before they are clipped to the land, as depth
+    /// differences along rows (`size + 1` a row): a pixel's depth is the sum
+    /// of its row up to it. See [`Coverage::add_circle`].
+    circles: [Vec<f32>; 4],
+    /// The rows circles reached: `y0..y1`.
+    circle_rows: (usize, usize),
+}
+
+thread_local! {
+    /// One thread's [`Coverage`] between tiles (a 256 px tile's takes 1 MiB
+    /// of depth buffers: allocating and zeroing them per tile cost more than
+    /// compositing).
+    static SPARE: std::cell::RefCell<Option<Coverage>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The optical depth one fill of alpha `FILL_ALPHA` over a fraction `c / 255` of
@@ -391,26 +481,68 @@ fn depth_per_fill() -> &'static [f32; 256] {
     })
 }
 
+/// Steps per unit of optical depth in [`opacity`]'s table.
+const DEPTH_STEPS: f32 = 256.0;
+
+/// `1 - e^-depth` from a table, to within 1/512 (a fifth of one 8-bit step):
+/// depth in steps of 1/`DEPTH_STEPS` up to 16, where it is 1 to 7 decimals.
+fn opacity(depth: f32) -> f32 {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        (0..4096)
+            .map(|i| {
+                #[allow(clippy::cast_precision_loss)]
+                let d = i as f32 / DEPTH_STEPS;
+                1.0 - (-d).exp()
+            })
+            .collect()
+    });
+    // Non-negative and finite: truncating after adding a half rounds.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let i = (depth * DEPTH_STEPS + 0.5) as usize;
+    table[i.min(table.len() - 1)]
+}
+
 impl Coverage {
     fn new(size: u32) -> Result<Self> {
         Ok(Self {
             size,
             scratch: Mask::new(size, size).ok_or_else(|| Error::Internal("tile mask".into()))?,
-            depth: [None, None, None, None],
+            depth: Default::default(),
+            drawn: [false; 4],
+            uniform: [0.0; 4],
             touched: (usize::MAX, usize::MAX, 0, 0),
+            circles: Default::default(),
+            circle_rows: (usize::MAX, 0),
         })
     }
 
-    /// Adds `n` fills of `path` in `kind`'s colour, clipped by `clip`.
-    fn add(
-        &mut self,
-        kind: OutletKind,
-        n: u32,
-        path: &tiny_skia::Path,
-        rule: FillRule,
-        clip: Option<&Mask>,
-    ) {
+    /// This thread's spare of the size, or a new one.
+    fn take(size: u32) -> Result<Self> {
+        match SPARE.with(std::cell::RefCell::take) {
+            Some(spare) if spare.size == size => Ok(spare),
+            _ => Self::new(size),
+        }
+    }
+
+    /// Keeps a composited coverage for this thread's next tile.
+    fn give_back(self) {
+        SPARE.with(|spare| *spare.borrow_mut() = Some(self));
+    }
+
+    /// Adds `n` fills in `kind`'s colour of `path` (even-odd; the whole tile
+    /// when `None`).
+    fn add(&mut self, kind: OutletKind, n: u32, path: Option<&tiny_skia::Path>) {
         let size = self.size as usize;
+        #[allow(clippy::cast_precision_loss)]
+        let n = n as f32;
+        let per_fill = depth_per_fill();
+        let slot = kind.index();
+        let Some(path) = path else {
+            // The whole tile, evenly: one number.
+            self.uniform[slot] += n * per_fill[255];
+            return;
+        };
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let (x0, y0, x1, y1) = {
             let b = path.bounds();
@@ -426,88 +558,248 @@ impl Coverage {
             return;
         }
         self.scratch
-            .fill_path(path, rule, true, Transform::identity());
+            .fill_path(path, FillRule::EvenOdd, true, Transform::identity());
         // The depth one pixel gains at each coverage: n fills of alpha `a`
         // over a fraction c of the pixel.
-        #[allow(clippy::cast_precision_loss)]
-        let n = n as f32;
-        let per_fill = depth_per_fill();
         let gain: [f32; 256] = std::array::from_fn(|c| n * per_fill[c]);
         let t = &mut self.touched;
         *t = (t.0.min(x0), t.1.min(y0), t.2.max(x1), t.3.max(y1));
-        let slot = kind.index();
-        let depth = self.depth[slot].get_or_insert_with(|| vec![0.0; size * size]);
+        self.drawn[slot] = true;
+        let depth = Self::buffer(&mut self.depth[slot], size);
         let cover = self.scratch.data_mut();
         for y in y0..y1 {
             let row = y * size + x0..y * size + x1;
-            let (cover, depth) = (&mut cover[row.clone()], &mut depth[row.clone()]);
-            match clip {
-                None => {
-                    for (c, d) in cover.iter_mut().zip(depth) {
-                        *d += gain[usize::from(*c)];
-                        *c = 0;
-                    }
-                }
-                Some(clip) => {
-                    for ((c, d), l) in cover.iter_mut().zip(depth).zip(&clip.data()[row]) {
-                        // Coverage times the land's, both out of 255.
-                        let c2 = (u32::from(*c) * u32::from(*l) + 127) / 255;
-                        *d += gain[c2 as usize];
-                        *c = 0;
-                    }
+            for (c, d) in cover[row.clone()].iter_mut().zip(&mut depth[row]) {
+                *d += gain[usize::from(*c)];
+                *c = 0;
+            }
+        }
+    }
+
+    /// Adds `n` fills in `kind`'s colour of a circle (centre and radius in
+    /// pixels), to be clipped to the land by [`Coverage::fold_circles`].
+    ///
+    /// A tile holds a hundred transmitters' circles and more, most larger
+    /// than it: rasterised as paths, each cost a pass over its box twice
+    /// (mask, then depth). Here a row's run of fully covered pixels costs two
+    /// additions to a row of differences, and only the pixels on the rim (about
+    /// its length in pixels) are visited, each covered by `r - d + 1/2`
+    /// clamped to 0..1 (`d` the distance of the pixel's centre), the depth
+    /// linear in coverage.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    fn add_circle(&mut self, kind: OutletKind, n: u32, (cx, cy): (f32, f32), r: f32) {
+        let size = self.size as usize;
+        let edge = size as f32;
+        let (outer, inner) = (r + 0.5, r - 0.5);
+        // Rows whose pixel centres the rim can reach.
+        let top = (cy - outer - 0.5).ceil().clamp(0.0, edge) as usize;
+        let bottom = (cy + outer - 0.5).floor().clamp(-1.0, edge - 1.0);
+        if bottom < 0.0 || r.is_nan() || r <= 0.0 {
+            return;
+        }
+        let bottom = bottom as usize + 1;
+        if top >= bottom {
+            return;
+        }
+        let slot = kind.index();
+        let w = n as f32 * depth_per_fill()[255];
+        let stride = size + 1;
+        let buf = &mut self.circles[slot];
+        if buf.is_empty() {
+            buf.resize(size * stride, 0.0);
+        }
+        self.circle_rows = (self.circle_rows.0.min(top), self.circle_rows.1.max(bottom));
+        // Pixel columns whose centres lie within `h` of the centre, clamped
+        // to the tile: `a..b`.
+        let columns = |h: f32| {
+            let a = (cx - h - 0.5).ceil().clamp(0.0, edge) as usize;
+            let b = ((cx + h - 0.5).floor() + 1.0).clamp(0.0, edge) as usize;
+            (a, b.max(a))
+        };
+        for y in top..bottom {
+            let dy = y as f32 + 0.5 - cy;
+            let dy2 = dy * dy;
+            if dy2 >= outer * outer {
+                continue;
+            }
+            let row = &mut buf[y * stride..(y + 1) * stride];
+            let (oa, ob) = columns((outer * outer - dy2).sqrt());
+            let (ia, ib) = if inner > 0.0 && dy2 < inner * inner {
+                columns((inner * inner - dy2).sqrt())
+            } else {
+                (ob, ob)
+            };
+            // Fully covered: one run.
+            if ia < ib {
+                row[ia] += w;
+                row[ib] -= w;
+            }
+            // The rim either side.
+            for x in (oa..ia.min(ob)).chain(ib.max(oa)..ob) {
+                let d = (x as f32 + 0.5 - cx).hypot(dy);
+                let c = (r - d + 0.5).clamp(0.0, 1.0);
+                if c > 0.0 {
+                    row[x] += w * c;
+                    row[x + 1] -= w * c;
                 }
             }
         }
     }
 
+    /// Adds the circles to the depth, each pixel's in proportion to how much
+    /// of it is land.
+    #[allow(clippy::cast_precision_loss)]
+    fn fold_circles(&mut self, land: &Mask) {
+        let size = self.size as usize;
+        let stride = size + 1;
+        let (y0, y1) = std::mem::replace(&mut self.circle_rows, (usize::MAX, 0));
+        if y0 >= y1 {
+            return;
+        }
+        let per_land: [f32; 256] = std::array::from_fn(|l| l as f32 / 255.0);
+        for slot in 0..4 {
+            let buf = &mut self.circles[slot];
+            if buf.is_empty() {
+                continue;
+            }
+            let mut any = false;
+            let depth = Self::buffer(&mut self.depth[slot], size);
+            for y in y0..y1 {
+                let diffs = &mut buf[y * stride..(y + 1) * stride];
+                let row = y * size..(y + 1) * size;
+                let mut sum = 0.0f32;
+                for ((diff, d), l) in diffs
+                    .iter_mut()
+                    .zip(&mut depth[row.clone()])
+                    .zip(&land.data()[row])
+                {
+                    sum += std::mem::take(diff);
+                    if sum > 0.0 {
+                        *d += sum * per_land[usize::from(*l)];
+                        any = true;
+                    }
+                }
+                diffs[size] = 0.0;
+            }
+            if any {
+                self.drawn[slot] = true;
+                let t = &mut self.touched;
+                *t = (0, t.1.min(y0), size, t.3.max(y1));
+            }
+        }
+    }
+
+    /// A kind's depth buffer, allocated (zeroed) on first use.
+    fn buffer(depth: &mut Vec<f32>, size: usize) -> &mut [f32] {
+        if depth.is_empty() {
+            depth.resize(size * size, 0.0);
+        }
+        depth
+    }
+
     /// The kinds laid down in order, as a premultiplied pixmap; `None` when
-    /// nothing was filled.
-    fn composite(self) -> Result<Option<Pixmap>> {
-        if self.depth.iter().all(Option::is_none) {
+    /// nothing was filled. Leaves the coverage empty for the next tile.
+    fn composite(&mut self) -> Result<Option<Pixmap>> {
+        let uniform = std::mem::take(&mut self.uniform);
+        let drawn = std::mem::take(&mut self.drawn);
+        let (x0, y0, x1, y1) = std::mem::replace(&mut self.touched, (usize::MAX, usize::MAX, 0, 0));
+        if !drawn.contains(&true) && uniform.iter().all(|u| *u <= 0.0) {
             return Ok(None);
         }
         let mut pm = canvas_for(self.size)?;
-        let layers: Vec<([f32; 4], &[f32])> = OutletKind::ALL
-            .iter()
-            .zip(&self.depth)
-            .filter_map(|(kind, depth)| {
-                let (r, g, b) = rgb(*kind);
-                let colour = [f32::from(r), f32::from(g), f32::from(b), 255.0];
-                depth.as_deref().map(|d| (colour, d))
-            })
-            .collect();
-        // One pass over the pixels fills touched (the rest stay transparent), in
-        // floats, rounded once when stored.
         let size = self.size as usize;
-        let (x0, y0, x1, y1) = self.touched;
+        // Per kind in order: colour, the depth all pixels have, and the
+        // buffer of the rest if any.
+        let mut layers: Vec<Layer> = Vec::new();
+        for (slot, (kind, depth)) in OutletKind::ALL.iter().zip(&mut self.depth).enumerate() {
+            if !drawn[slot] && uniform[slot] <= 0.0 {
+                continue;
+            }
+            let (r, g, b) = rgb(*kind);
+            let colour = [f32::from(r), f32::from(g), f32::from(b), 255.0];
+            layers.push(Layer {
+                colour,
+                uniform: uniform[slot],
+                depth: drawn[slot].then_some(&mut depth[..]),
+            });
+        }
+        let blend = |out: &mut [f32; 4], colour: &[f32; 4], depth: f32| {
+            if depth > 0.0 {
+                let a = opacity(depth);
+                for (o, c) in out.iter_mut().zip(colour) {
+                    *o = c * a + *o * (1.0 - a);
+                }
+            }
+        };
+        let store = |px: &mut [u8], out: [f32; 4]| {
+            for (p, o) in px.iter_mut().zip(out) {
+                // In 0..=255: truncating after adding a half rounds.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                {
+                    *p = (o + 0.5) as u8;
+                }
+            }
+        };
+        // Fills over the whole tile: every pixel outside the touched box is
+        // that one colour.
+        if uniform.iter().any(|u| *u > 0.0) {
+            let mut out = [0.0f32; 4];
+            for layer in &layers {
+                blend(&mut out, &layer.colour, layer.uniform);
+            }
+            let mut px = [0u8; 4];
+            store(&mut px, out);
+            for p in pm.data_mut().chunks_exact_mut(4) {
+                p.copy_from_slice(&px);
+            }
+        }
+        // One pass over the pixels partial fills touched, in floats, rounded
+        // once when stored; the depth read is zeroed for the next tile. Most
+        // pixels lie in runs of the same depths (inside a region, away from
+        // rims and coasts): a pixel with its left neighbour's depths is a copy.
         let data = pm.data_mut();
         for y in y0..y1 {
-            let first = y * size + x0;
-            let row = &mut data[first * 4..(y * size + x1) * 4];
+            let (first, last) = (y * size + x0, y * size + x1);
+            let row = &mut data[first * 4..last * 4];
+            let mut before = [f32::NAN; 4];
+            let mut px_before = [0u8; 4];
             for (j, px) in row.chunks_exact_mut(4).enumerate() {
                 let i = first + j;
-                let mut out = [0.0f32; 4];
-                for (colour, depth) in &layers {
-                    let d = depth[i];
-                    if d <= 0.0 {
-                        continue;
-                    }
-                    let a = 1.0 - (-d).exp();
-                    for (o, c) in out.iter_mut().zip(colour) {
-                        *o = c * a + *o * (1.0 - a);
-                    }
+                let mut depths = [0.0f32; 4];
+                for (d, layer) in depths.iter_mut().zip(&layers) {
+                    *d = layer.uniform + layer.depth.as_ref().map_or(0.0, |depth| depth[i]);
                 }
-                for (p, o) in px.iter_mut().zip(out) {
-                    // In 0..=255: truncating after adding a half rounds.
-                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-                    {
-                        *p = (o + 0.5) as u8;
+                if depths != before {
+                    before = depths;
+                    let mut out = [0.0f32; 4];
+                    for (layer, d) in layers.iter().zip(depths) {
+                        blend(&mut out, &layer.colour, d);
                     }
+                    store(&mut px_before, out);
+                }
+                px.copy_from_slice(&px_before);
+            }
+            for layer in &mut layers {
+                if let Some(depth) = &mut layer.depth {
+                    depth[first..last].fill(0.0);
                 }
             }
         }
         Ok(Some(pm))
     }
+}
+
+/// One kind as [`Coverage::composite`] lays it down.
+struct Layer<'a> {
+    colour: [f32; 4],
+    /// Depth every pixel has.
+    uniform: f32,
+    /// Depth per pixel on top, if any.
+    depth: Option<&'a mut [f32]>,
 }
 
 /// The radius in pixels of a reach circle of `radius_km` around latitude `lat`
