@@ -432,7 +432,14 @@ fn tile_benches(
         println!("\nSwitchboard / nginx = {:.2}\n", sb.0 / ng.0.max(1.0));
         Ok(())
     })();
-    let _ = nginx.kill();
+    // SIGQUIT: nginx's graceful stop, which takes its workers with it (a
+    // SIGKILL to the master leaves them running).
+    let quit = Command::new("kill")
+        .args(["-QUIT", &nginx.id().to_string()])
+        .status();
+    if !quit.is_ok_and(|s| s.success()) {
+        let _ = nginx.kill();
+    }
     let _ = nginx.wait();
     result
 }

@@ -93,11 +93,9 @@ impl Shared {
             return at;
         }
         let since = at.saturating_duration_since(self.epoch).as_nanos();
-        let steps = (since + tick / 2) / tick;
-        u32::try_from(steps)
-            .ok()
-            .and_then(|n| self.tick.checked_mul(n))
-            .map_or(at, |d| self.epoch + d)
+        // Nanoseconds in a u64 last 584 years of one checker's run.
+        let on_grid = (since + tick / 2) / tick * tick;
+        u64::try_from(on_grid).map_or(at, |n| self.epoch + Duration::from_nanos(n))
     }
 }
 
@@ -440,7 +438,7 @@ mod unit {
     #[test]
     fn due_times_go_to_the_nearest_grid_point() {
         let s = shared(10);
-        let at = |ms: u64| s.epoch + Duration::from_micros(ms);
+        let at = |micros: u64| s.epoch + Duration::from_micros(micros);
         // In microseconds: 14.999 ms -> 10 ms, 15 ms -> 20 ms, 20 ms stays.
         assert_eq!(s.on_grid(at(14_999)), s.epoch + Duration::from_millis(10));
         assert_eq!(s.on_grid(at(15_000)), s.epoch + Duration::from_millis(20));
@@ -448,6 +446,12 @@ mod unit {
         assert_eq!(
             s.on_grid(at(2_004_000)),
             s.epoch + Duration::from_millis(2_000)
+        );
+        // Still on the grid after 600 days (10 ms steps overflow a u32 at 497).
+        let days = Duration::from_secs(600 * 86_400);
+        assert_eq!(
+            s.on_grid(s.epoch + days + Duration::from_micros(3_001)),
+            s.epoch + days
         );
         // Before the epoch: the epoch. No grid: unchanged.
         assert_eq!(s.on_grid(s.epoch), s.epoch);
