@@ -31,7 +31,7 @@
 //!
 //! Credentials come from the standard AWS chain (environment, profile, web
 //! identity, container and instance metadata), loaded by `aws-config`;
-//! [`collect_with`] takes explicit ones instead (the tests' `testing`/`testing`
+//! [`collect`] takes explicit ones instead (the tests' `testing`/`testing`
 //! against moto). HTTPS is one hyper 1 client over rustls with ring, as in the
 //! rest of the app.
 
@@ -54,15 +54,11 @@ use super::config::AwsSettings;
 /// The longest error text a region report carries.
 const MAX_ERROR_LEN: usize = 300;
 
-/// Reads every region's instances with the standard AWS credential chain (see
-/// the module docs). Never fails: what could not be read is said in the
-/// inventory, with the previous inventory's instances carried over.
-pub async fn collect(settings: &AwsSettings, previous: Option<&Inventory>) -> Inventory {
-    collect_with(settings, previous, None).await
-}
-
-/// [`collect`] with explicit credentials (`None`: the standard chain).
-pub async fn collect_with(
+/// Reads every region's instances, with `credentials` or (`None`) the standard
+/// AWS credential chain (see the module docs). Never fails: what could not be
+/// read is said in the inventory, with the previous inventory's instances
+/// carried over.
+pub async fn collect(
     settings: &AwsSettings,
     previous: Option<&Inventory>,
     credentials: Option<Credentials>,

@@ -208,7 +208,7 @@ async fn timed_collect(
     previous: Option<&Inventory>,
 ) -> (Inventory, Duration) {
     let started = Instant::now();
-    let inventory = collect_with(settings, previous, Some(credentials())).await;
+    let inventory = collect(settings, previous, Some(credentials())).await;
     let took = started.elapsed();
     eprintln!("collect took {took:?}: {}", summary(&inventory));
     (inventory, took)

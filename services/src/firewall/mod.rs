@@ -156,8 +156,7 @@ impl FirewallService {
         let inner = self.inner()?;
         let previous = self.latest_inventory().await?;
         let inventory =
-            inventory::collect_with(&inner.cfg.aws, previous.as_ref(), inner.credentials.clone())
-                .await;
+            inventory::collect(&inner.cfg.aws, previous.as_ref(), inner.credentials.clone()).await;
         let desired = rules::desired(&inner.cfg, &inventory);
         let current = inner.host.current().await?;
         let want: Vec<Rule> = desired.iter().map(|(_, r)| r.clone()).collect();
