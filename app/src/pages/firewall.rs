@@ -241,16 +241,9 @@ fn PlanPanel(
                 Some(p) => {
                     let adds = p.add.len();
                     let removes = p.remove.len();
-                    let more_add = adds.saturating_sub(SHOWN);
-                    let more_remove = removes.saturating_sub(SHOWN);
                     view! {
                         <p>{format!("{adds} to add, {removes} to remove, {} unchanged.", p.unchanged)}</p>
-                        <pre class="diff" aria-label="The plan as a diff">
-                            {p.remove.iter().take(SHOWN).map(|r| view! { <span class="diff-remove">{format!("- {}\n", rule_text(r))}</span> }).collect_view()}
-                            {(more_remove > 0).then(|| format!("  … and {more_remove} more removals\n"))}
-                            {p.add.iter().take(SHOWN).map(|r| view! { <span class="diff-add">{format!("+ {}\n", rule_text(r))}</span> }).collect_view()}
-                            {(more_add > 0).then(|| format!("  … and {more_add} more additions\n"))}
-                        </pre>
+                        {rule_diff(&p.remove, &p.add, "The plan as a diff")}
                         {if may_apply {
                             view! {
                                 <ActionForm action=apply attr:class="inline-form">
@@ -452,16 +445,35 @@ fn History(v: FirewallView) -> impl IntoView {
                         <li>
                             <details>
                                 <summary><span class=if a.ok { "state state-done" } else { "state state-blocked" }>{if a.ok { "ok" } else { "failed" }}</span>" " {head}</summary>
-                                <pre class="diff">
-                                    {a.removed.iter().take(SHOWN).map(|r| view! { <span class="diff-remove">{format!("- {}\n", rule_text(r))}</span> }).collect_view()}
-                                    {a.added.iter().take(SHOWN).map(|r| view! { <span class="diff-add">{format!("+ {}\n", rule_text(r))}</span> }).collect_view()}
-                                </pre>
+                                {rule_diff(&a.removed, &a.added, "The rules this apply changed")}
                             </details>
                         </li>
                     }
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// Rules removed and added as a diff: at most `SHOWN` of each, then how many
+/// more (the plan and each audited apply).
+fn rule_diff(removed: &[Rule], added: &[Rule], label: &'static str) -> impl IntoView {
+    let more_remove = removed.len().saturating_sub(SHOWN);
+    let more_add = added.len().saturating_sub(SHOWN);
+    let lines = |rules: &[Rule], sign: char, class: &'static str| {
+        rules
+            .iter()
+            .take(SHOWN)
+            .map(|r| view! { <span class=class>{format!("{sign} {}\n", rule_text(r))}</span> })
+            .collect_view()
+    };
+    view! {
+        <pre class="diff" aria-label=label>
+            {lines(removed, '-', "diff-remove")}
+            {(more_remove > 0).then(|| format!("  … and {more_remove} more removals\n"))}
+            {lines(added, '+', "diff-add")}
+            {(more_add > 0).then(|| format!("  … and {more_add} more additions\n"))}
+        </pre>
     }
 }
 
