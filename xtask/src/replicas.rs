@@ -136,6 +136,24 @@ pub(crate) fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Result<St
 pub(crate) struct Haproxy {
     child: Child,
     pub(crate) addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Haproxy {
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// An error with its log if HAProxy has exited.
+    pub(crate) fn check_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "haproxy exited ({status}): {}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Haproxy {
@@ -169,30 +187,48 @@ fn haproxy_config(front: SocketAddr, backends: &[SocketAddr]) -> String {
     )
 }
 
+/// HAProxy in front of `backends` as the deployment guide has it, serving
+/// `/healthz` before this returns.
 pub(crate) fn start_haproxy(
     ws: &Workspace,
     dir: &Path,
     backends: &[SocketAddr],
 ) -> Result<Haproxy> {
-    let bin = haproxy_bin(ws)?;
     let front = free_port()?;
+    let proxy = spawn_haproxy(ws, dir, front, &haproxy_config(front, backends))?;
+    wait_for(Duration::from_secs(20), "HAProxy to serve /healthz", || {
+        Ok(request(front, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200))
+    })?;
+    Ok(proxy)
+}
+
+/// HAProxy in the foreground on `config` (written to `dir/haproxy.cfg`, its
+/// log beside it), installed first if need be; stopped when dropped.
+pub(crate) fn spawn_haproxy(
+    ws: &Workspace,
+    dir: &Path,
+    front: SocketAddr,
+    config: &str,
+) -> Result<Haproxy> {
+    let bin = haproxy_bin(ws)?;
     let cfg = dir.join("haproxy.cfg");
-    std::fs::write(&cfg, haproxy_config(front, backends))?;
-    let log = std::fs::File::create(dir.join("haproxy.log"))?;
+    std::fs::write(&cfg, config)?;
+    let log = dir.join("haproxy.log");
+    let out = std::fs::File::create(&log)?;
     let child = Command::new(bin)
         .arg("-db")
         .arg("-f")
         .arg(&cfg)
         .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
+        .stdout(out.try_clone()?)
+        .stderr(out)
         .spawn()
         .context("starting haproxy")?;
-    let proxy = Haproxy { child, addr: front };
-    wait_for(Duration::from_secs(20), "HAProxy to serve /healthz", || {
-        Ok(request(front, "GET", "/healthz", None, None).is_ok_and(|r| r.status == 200))
-    })?;
-    Ok(proxy)
+    Ok(Haproxy {
+        child,
+        addr: front,
+        log,
+    })
 }
 
 fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> Result<bool>) -> Result<Duration> {

@@ -453,8 +453,11 @@ mod unit {
             s.on_grid(s.epoch + days + Duration::from_micros(3_001)),
             s.epoch + days
         );
-        // Before the epoch: the epoch. No grid: unchanged.
+        // At or before the epoch: the epoch. No grid: unchanged.
         assert_eq!(s.on_grid(s.epoch), s.epoch);
+        if let Some(before) = s.epoch.checked_sub(Duration::from_millis(7)) {
+            assert_eq!(s.on_grid(before), s.epoch);
+        }
         let none = shared(0);
         let t = none.epoch + Duration::from_micros(12_345);
         assert_eq!(none.on_grid(t), t);

@@ -71,19 +71,14 @@ pub(crate) fn run(ws: &Workspace, bin: &Path) -> Result<()> {
 /// the same timings against the same responders: its CPU over WINDOW seconds,
 /// as (% of one core, % of that in the kernel).
 fn haproxy_cpu(ws: &Workspace, scratch: &Path, ports: &[u16]) -> Result<(f64, f64)> {
-    if !Path::new("/usr/sbin/haproxy").exists() {
-        crate::tools::apt_install(ws, &["haproxy"])?;
-    }
     let (tcp, http) = ports.split_at(ports.len() / 2);
-    let mut cfg = String::from(
+    let front = crate::serve::free_port()?;
+    let mut cfg = format!(
         "global\n  maxconn 2000\n  nbthread 1\n  spread-checks 10\n\
          defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  timeout check 2s\n\
-         \x20 default-server inter 2000 fastinter 1000 downinter 2000 fall 3 rise 2\n",
+         \x20 default-server inter 2000 fastinter 1000 downinter 2000 fall 3 rise 2\n\
+         frontend fe\n  bind {front}\n  default_backend http_pool\nbackend tcp_pool\n  mode tcp\n"
     );
-    let listen = crate::serve::free_port()?;
-    cfg.push_str(&format!(
-        "frontend fe\n  bind {listen}\n  default_backend http_pool\nbackend tcp_pool\n  mode tcp\n"
-    ));
     for i in (0..TARGETS).step_by(2) {
         cfg.push_str(&format!(
             "  server t{i} 127.0.0.1:{} check\n",
@@ -97,42 +92,22 @@ fn haproxy_cpu(ws: &Workspace, scratch: &Path, ports: &[u16]) -> Result<(f64, f6
             http[(i / 2) % http.len()]
         ));
     }
-    let file = scratch.join("haproxy.cfg");
-    std::fs::write(&file, cfg)?;
-    let errors = scratch.join("haproxy.log");
-    let mut child = Command::new("haproxy")
-        .arg("-f")
-        .arg(&file)
-        .arg("-db")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&errors)?)
-        .spawn()
-        .context("starting haproxy")?;
-    let measured = (|| -> Result<(f64, f64)> {
-        // Every server's first check lands within one inter (spread-checks).
-        std::thread::sleep(Duration::from_secs(5));
-        if let Some(status) = child.try_wait()? {
-            bail!(
-                "haproxy exited ({status}): {}",
-                std::fs::read_to_string(&errors).unwrap_or_default()
-            );
-        }
-        let pid = child.id();
-        let (user0, sys0) = cpu_ticks(pid)?;
-        let t0 = Instant::now();
-        std::thread::sleep(Duration::from_secs(WINDOW));
-        let (user1, sys1) = cpu_ticks(pid)?;
-        let secs = t0.elapsed().as_secs_f64();
-        let (user, sys) = (user1 - user0, sys1 - sys0);
-        #[allow(clippy::cast_precision_loss)]
-        Ok((
-            (user + sys) as f64 / clock_ticks() / secs * 100.0,
-            sys as f64 * 100.0 / (user + sys).max(1) as f64,
-        ))
-    })();
-    let _ = child.kill();
-    let _ = child.wait();
-    measured
+    let mut proxy = crate::replicas::spawn_haproxy(ws, scratch, front, &cfg)?;
+    // Every server's first check lands within one inter (spread-checks).
+    std::thread::sleep(Duration::from_secs(5));
+    proxy.check_running()?;
+    let pid = proxy.pid();
+    let (user0, sys0) = cpu_ticks(pid)?;
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_secs(WINDOW));
+    let (user1, sys1) = cpu_ticks(pid)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let (user, sys) = (user1 - user0, sys1 - sys0);
+    #[allow(clippy::cast_precision_loss)]
+    Ok((
+        (user + sys) as f64 / clock_ticks() / secs * 100.0,
+        sys as f64 * 100.0 / (user + sys).max(1) as f64,
+    ))
 }
 
 /// The `health_bench` example, built in release mode: its `serve` mode is the
