@@ -4,7 +4,9 @@
 //! HAProxy with one and with three replicas on PostgreSQL. Figures are printed
 //! as Markdown tables for docs/perf.md. `cargo xtask bench tiles` runs only the
 //! tile comparisons, `cargo xtask bench health` only the health checker and
-//! page at 10,000 targets (see `bench/health.rs`).
+//! page at 10,000 targets (see `bench/health.rs`), `cargo xtask bench flood`
+//! only the flood (200 connections for 60 s of pages, tiles and wrong
+//! passwords, see `bench/flood.rs`), which the whole bench runs last.
 
 use std::{
     net::SocketAddr,
@@ -21,6 +23,7 @@ use crate::{
     tools, Workspace,
 };
 
+mod flood;
 mod health;
 
 /// URLs measured, with what they stand for.
@@ -55,6 +58,13 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
         }
         let bin = build::server(ws, build::Profile::Release)?;
         return health::run(ws, &bin);
+    }
+    if std::env::args().any(|a| a == "flood") {
+        if !ws.site().join("pkg").exists() {
+            build::site(ws)?;
+        }
+        let bin = build::server(ws, build::Profile::Release)?;
+        return flood::run(ws, &bin);
     }
     build::site(ws)?;
     let bin = build::server(ws, build::Profile::Release)?;
@@ -104,7 +114,8 @@ pub(crate) fn run(ws: &Workspace) -> Result<()> {
     for r in rows {
         println!("{r}");
     }
-    replicas_bench(ws, &bin, &seconds)
+    replicas_bench(ws, &bin, &seconds)?;
+    flood::run(ws, &bin)
 }
 
 /// `wrk` against `path` with the session cookie, `connections` connections.

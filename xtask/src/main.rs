@@ -79,7 +79,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  e2e                only the browser tests (Playwright), against a fresh dev build\n  bench              load the release server with wrk and report latency\n                     (bench tiles, bench health: only those)\n  data               rebuild data/ (UK units, towns, land) from registry packages\n  replicas           only the scenario of 3 replicas on PostgreSQL behind HAProxy\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
+                "usage: cargo xtask <command>\n\n  run [-- ARGS]      build in release mode and serve on 127.0.0.1:3000 (ARGS go to the server)\n  test               every check and test, browser tests included\n  build [--release]  build the site and the server\n  e2e                only the browser tests (Playwright), against a fresh dev build\n  bench              load the release server with wrk and report latency\n                     (bench tiles, bench health, bench flood: only those)\n  data               rebuild data/ (UK units, towns, land) from registry packages\n  replicas           only the scenario of 3 replicas on PostgreSQL behind HAProxy\n  pg                 start a throwaway PostgreSQL and print its URL for the tests"
             );
             std::process::exit(2);
         }

@@ -258,7 +258,15 @@ async fn bad_input_is_explained_and_stores_nothing() {
                 time_zone: "AEST".into(),
                 ..form()
             },
-            "IANA name",
+            "did you mean Australia/Sydney, Australia/Melbourne",
+        ),
+        (
+            // A database name (fixed UTC-5), but an Australian means Sydney.
+            NewMigration {
+                time_zone: "EST".into(),
+                ..form()
+            },
+            "did you mean America/New_York, Australia/Sydney",
         ),
         (
             NewMigration {

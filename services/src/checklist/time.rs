@@ -1,6 +1,14 @@
 //! Times for people: stored as UTC seconds, read in a zone named the IANA way
 //! (`Europe/London`, `Australia/Melbourne`), never by abbreviation (BST, AEST and
 //! EST each mean more than one thing).
+//!
+//! The seed's trap: `EST` *is* a name in the time zone database (a fixed UTC-5
+//! with no daylight saving), so an Australian who types the abbreviation their
+//! clock shows would silently get New York's winter. A name a person types is
+//! therefore checked against [`ABBREVIATIONS`] first and refused with the zones it
+//! may have meant, whether or not the database knows it. A zone already stored
+//! (planned under older rules) still reads as the database says: refusing it
+//! later would hide a migration's window.
 
 use jiff::{
     civil::DateTime,
@@ -11,16 +19,228 @@ use model::checklist::{Shown, Window};
 
 use crate::{Error, Result};
 
-/// The zone called `name`, or a sentence saying it is not one.
+/// An abbreviation people write for a zone, what it stands for, and the IANA
+/// zones it may mean (most likely first).
+#[derive(Clone, Copy, Debug)]
+pub struct Abbreviation {
+    pub abbr: &'static str,
+    pub means: &'static str,
+    pub zones: &'static [&'static str],
+}
+
+const fn abbr(
+    abbr: &'static str,
+    means: &'static str,
+    zones: &'static [&'static str],
+) -> Abbreviation {
+    Abbreviation { abbr, means, zones }
+}
+
+/// Abbreviations refused as zone names, whether or not the time zone database
+/// knows them (`EST`, `MST`, `HST`, `CET`, `EET`, `MET`, `WET` and the POSIX
+/// `EST5EDT` family are names there; the rest are not, but a person typing one
+/// deserves the zones they may have meant rather than "not a time zone").
+pub const ABBREVIATIONS: &[Abbreviation] = &[
+    abbr(
+        "EST",
+        "US Eastern or Australian Eastern",
+        &[
+            "America/New_York",
+            "Australia/Sydney",
+            "Australia/Melbourne",
+            "Australia/Brisbane",
+        ],
+    ),
+    abbr(
+        "EDT",
+        "US Eastern or Australian Eastern summer",
+        &[
+            "America/New_York",
+            "Australia/Sydney",
+            "Australia/Melbourne",
+        ],
+    ),
+    abbr(
+        "AEST",
+        "Australian Eastern",
+        &[
+            "Australia/Sydney",
+            "Australia/Melbourne",
+            "Australia/Brisbane",
+        ],
+    ),
+    abbr(
+        "AEDT",
+        "Australian Eastern summer",
+        &["Australia/Sydney", "Australia/Melbourne"],
+    ),
+    abbr(
+        "ACST",
+        "Australian Central",
+        &["Australia/Adelaide", "Australia/Darwin"],
+    ),
+    abbr("ACDT", "Australian Central summer", &["Australia/Adelaide"]),
+    abbr("AWST", "Australian Western", &["Australia/Perth"]),
+    abbr(
+        "CST",
+        "US Central, China or Cuba",
+        &[
+            "America/Chicago",
+            "Asia/Shanghai",
+            "America/Havana",
+            "Australia/Adelaide",
+        ],
+    ),
+    abbr(
+        "CDT",
+        "US Central or Cuba summer",
+        &["America/Chicago", "America/Havana"],
+    ),
+    abbr(
+        "MST",
+        "US Mountain (with or without summer time)",
+        &["America/Denver", "America/Phoenix"],
+    ),
+    abbr("MDT", "US Mountain summer", &["America/Denver"]),
+    abbr(
+        "PST",
+        "US Pacific or the Philippines",
+        &["America/Los_Angeles", "Asia/Manila"],
+    ),
+    abbr("PDT", "US Pacific summer", &["America/Los_Angeles"]),
+    abbr("HST", "Hawaii", &["Pacific/Honolulu"]),
+    abbr("AKST", "Alaska", &["America/Anchorage"]),
+    abbr(
+        "AST",
+        "Atlantic or Arabia",
+        &["America/Halifax", "Asia/Riyadh", "America/Puerto_Rico"],
+    ),
+    abbr("ADT", "Atlantic summer", &["America/Halifax"]),
+    abbr("NST", "Newfoundland", &["America/St_Johns"]),
+    abbr(
+        "IST",
+        "India, Ireland or Israel",
+        &["Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"],
+    ),
+    abbr(
+        "BST",
+        "British summer or Bangladesh",
+        &["Europe/London", "Asia/Dhaka"],
+    ),
+    abbr(
+        "WET",
+        "Western European",
+        &["Europe/Lisbon", "Atlantic/Canary"],
+    ),
+    abbr(
+        "WEST",
+        "Western European summer",
+        &["Europe/Lisbon", "Atlantic/Canary"],
+    ),
+    abbr(
+        "CET",
+        "Central European",
+        &["Europe/Paris", "Europe/Berlin", "Europe/Madrid"],
+    ),
+    abbr(
+        "CEST",
+        "Central European summer",
+        &["Europe/Paris", "Europe/Berlin", "Europe/Madrid"],
+    ),
+    abbr("MET", "Middle European", &["Europe/Paris", "Europe/Berlin"]),
+    abbr(
+        "MEST",
+        "Middle European summer",
+        &["Europe/Paris", "Europe/Berlin"],
+    ),
+    abbr(
+        "EET",
+        "Eastern European",
+        &["Europe/Athens", "Europe/Helsinki", "Europe/Bucharest"],
+    ),
+    abbr(
+        "EEST",
+        "Eastern European summer",
+        &["Europe/Athens", "Europe/Helsinki", "Europe/Bucharest"],
+    ),
+    abbr("MSK", "Moscow", &["Europe/Moscow"]),
+    abbr("SAST", "South Africa", &["Africa/Johannesburg"]),
+    abbr("JST", "Japan", &["Asia/Tokyo"]),
+    abbr("KST", "Korea", &["Asia/Seoul"]),
+    abbr("HKT", "Hong Kong", &["Asia/Hong_Kong"]),
+    abbr("SGT", "Singapore", &["Asia/Singapore"]),
+    abbr(
+        "SST",
+        "Samoa or Singapore",
+        &["Pacific/Pago_Pago", "Asia/Singapore"],
+    ),
+    abbr("NZST", "New Zealand", &["Pacific/Auckland"]),
+    abbr("NZDT", "New Zealand summer", &["Pacific/Auckland"]),
+    abbr(
+        "EST5EDT",
+        "US Eastern rules without local history",
+        &["America/New_York"],
+    ),
+    abbr(
+        "CST6CDT",
+        "US Central rules without local history",
+        &["America/Chicago"],
+    ),
+    abbr(
+        "MST7MDT",
+        "US Mountain rules without local history",
+        &["America/Denver"],
+    ),
+    abbr(
+        "PST8PDT",
+        "US Pacific rules without local history",
+        &["America/Los_Angeles"],
+    ),
+];
+
+/// The abbreviation `name` is (any case), if it is one.
+#[must_use]
+pub fn abbreviation(name: &str) -> Option<&'static Abbreviation> {
+    let name = name.trim();
+    ABBREVIATIONS
+        .iter()
+        .find(|a| a.abbr.eq_ignore_ascii_case(name))
+}
+
+/// "A, B or C".
+fn one_of(zones: &[&str]) -> String {
+    match zones {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// The zone called `name` as a person typed it, or a sentence saying it is not
+/// one: an abbreviation is refused with the zones it may mean.
 ///
 /// # Errors
-/// [`Error::Invalid`] for a name the time zone database does not know.
+/// [`Error::Invalid`] for an abbreviation or a name the time zone database does
+/// not know.
 pub fn zone(name: &str) -> Result<TimeZone> {
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::Invalid(
             "give the time zone by its IANA name, e.g. Europe/London".into(),
         ));
+    }
+    if name.len() > 64 {
+        return Err(Error::Invalid(
+            "a time zone name is at most 64 characters: use an IANA name such as Europe/London"
+                .into(),
+        ));
+    }
+    if let Some(a) = abbreviation(name) {
+        return Err(Error::Invalid(format!(
+            "{name:?} is an abbreviation ({}), not an IANA time zone name, and abbreviations mean different things in different places: did you mean {}?",
+            a.means,
+            one_of(a.zones)
+        )));
     }
     TimeZone::get(name).map_err(|_| {
         Error::Invalid(format!(
@@ -29,13 +249,25 @@ pub fn zone(name: &str) -> Result<TimeZone> {
     })
 }
 
-/// `name` when it is a zone, otherwise `UTC`: for the viewer's zone, which only
-/// changes how times read.
+/// `name` when it is a zone a person may choose, otherwise `UTC`: for the
+/// viewer's zone, which only changes how times read.
 #[must_use]
 pub fn zone_or_utc(name: &str) -> (String, TimeZone) {
     match zone(name) {
         Ok(tz) => (name.trim().to_owned(), tz),
         Err(_) => ("UTC".to_owned(), TimeZone::UTC),
+    }
+}
+
+/// A zone read back from the database: whatever the time zone database knows
+/// by that name (a window planned before abbreviations were refused still reads
+/// as it was planned), else UTC.
+#[must_use]
+pub fn stored_zone_or_utc(name: &str) -> (String, TimeZone) {
+    let name = name.trim();
+    match TimeZone::get(name) {
+        Ok(tz) if !name.is_empty() => (name.to_owned(), tz),
+        _ => ("UTC".to_owned(), TimeZone::UTC),
     }
 }
 
@@ -111,7 +343,7 @@ pub fn window_text(start: i64, end: i64, name: &str, tz: &TimeZone) -> String {
 /// The window as the viewer reads it, and as it was planned.
 #[must_use]
 pub fn window(start: i64, end: i64, planned: &str, viewer: &str) -> Window {
-    let (planned_name, planned_tz) = zone_or_utc(planned);
+    let (planned_name, planned_tz) = stored_zone_or_utc(planned);
     let (viewer_name, viewer_tz) = zone_or_utc(viewer);
     Window {
         start: shown(start, &viewer_name, &viewer_tz),
@@ -213,5 +445,58 @@ mod tests {
         assert_eq!(viewer_zone("", cookies), "Australia/Melbourne");
         assert_eq!(viewer_zone("Europe/London", cookies), "Europe/London");
         assert_eq!(viewer_zone("Mars/Base", ["tz=Nowhere%2FElse"]), "UTC");
+    }
+
+    #[test]
+    fn abbreviations_are_refused_with_the_zones_they_may_mean() {
+        // The seed's trap: EST is a database name (fixed UTC-5), so it would
+        // have been taken as US Eastern for an Australian.
+        assert!(
+            TimeZone::get("EST").is_ok(),
+            "the trap exists in the database"
+        );
+        let est = zone("EST").expect_err("EST").to_string();
+        assert!(
+            est.contains("did you mean America/New_York, Australia/Sydney"),
+            "{est}"
+        );
+        assert!(est.contains("abbreviation"), "{est}");
+        for name in [
+            "est", " Cst ", "IST", "BST", "MST", "HST", "CET", "EST5EDT", "AEDT",
+        ] {
+            let e = zone(name).expect_err(name).to_string();
+            assert!(e.contains("did you mean"), "{name}: {e}");
+        }
+        assert!(zone("IST")
+            .expect_err("IST")
+            .to_string()
+            .contains("Asia/Kolkata, Europe/Dublin or Asia/Jerusalem"));
+        // Every zone suggested is one the database knows and we accept.
+        for a in ABBREVIATIONS {
+            assert!(!a.zones.is_empty(), "{}", a.abbr);
+            for z in a.zones {
+                assert!(zone(z).is_ok(), "{} suggests {z}", a.abbr);
+            }
+        }
+        // Real names that look short still pass; UTC and GMT mean one thing.
+        for ok in [
+            "UTC",
+            "GMT",
+            "Etc/GMT-11",
+            "Australia/Sydney",
+            "America/New_York",
+        ] {
+            assert!(zone(ok).is_ok(), "{ok}");
+        }
+        // A viewer asking for EST reads UTC (no guess); a window stored with
+        // EST before this rule still reads as planned.
+        assert_eq!(viewer_zone("EST", ["tz=EST"]), "UTC");
+        let w = window(0, 3600, "EST", "UTC");
+        assert!(
+            w.planned_text.contains("EST (UTC-05:00)"),
+            "{}",
+            w.planned_text
+        );
+        assert!(zone(&"A".repeat(65)).is_err());
     }
 }

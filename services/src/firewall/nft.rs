@@ -7,8 +7,10 @@
 //! a `drop` anywhere is final; so an app-owned table can only be in charge of
 //! its ports by closing them itself. Its chain therefore ends with
 //! `tcp dport { <every managed port> } drop`: the managed ports are open to the
-//! allowed addresses and to established connections, and closed to everyone
-//! else; every other port is left to the host's own tables.
+//! allowed addresses, to established connections and to the host itself
+//! (`iif "lo" accept` first: a local service talking to another on a managed
+//! port, or a health check on 127.0.0.1, must never be cut off), and closed to
+//! everyone else; every other port is left to the host's own tables.
 //!
 //! An apply replaces the whole table in one `nft -f` transaction (create it if
 //! missing, delete it, define it again), after checking the same input with
@@ -127,6 +129,7 @@ pub fn render(table: &str, desired: &[(RuleOrigin, Rule)], managed: &[u16]) -> S
     }
     out.push_str(
         "\tchain input {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\
+         \t\tiif \"lo\" accept\n\
          \t\tct state established,related accept\n",
     );
     for s in &sets {

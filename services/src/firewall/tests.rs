@@ -358,6 +358,20 @@ impl Netns {
             .success()
     }
 
+    /// Whether a TCP connection from the host namespace itself (over `lo`) to
+    /// the listener gets through within a second.
+    pub(crate) fn connects_locally(&self) -> bool {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &self.host, "/usr/bin/python3", "-c"])
+            .arg(format!(
+                "import socket,sys\ns=socket.socket()\ns.settimeout(1)\n\
+                 try:\n s.connect(('{HOST_ADDR}',{LISTEN_PORT}))\nexcept OSError:\n sys.exit(1)\n"
+            ))
+            .status()
+            .expect("local client")
+            .success()
+    }
+
     /// Runs a command in the host namespace; answers stdout.
     pub(crate) fn host_cmd(&self, args: &[&str]) -> String {
         let out = std::process::Command::new("ip")
@@ -541,6 +555,10 @@ async fn nft_apply_admits_the_set_closes_the_ports_to_others_and_is_one_transact
     assert!(
         !ns.connects("198.51.100.6"),
         "the managed port is closed to others"
+    );
+    assert!(
+        ns.connects_locally(),
+        "the host's own services still reach a managed port over lo"
     );
     assert_eq!(
         ns.host_cmd(&["nft", "list", "table", "inet", "theirs"]),

@@ -471,7 +471,7 @@ fn cpu_ticks(pid: u32) -> Result<(u64, u64)> {
     Ok((field(14)?, field(15)?))
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
+pub(super) fn rss_kib(pid: u32) -> Result<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))?
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
