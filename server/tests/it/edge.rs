@@ -32,9 +32,9 @@ async fn longest_stored(app: &TestApp) -> Vec<(String, i64)> {
         ("audit_log", "detail"),
         ("app_session", "client_addr"),
     ] {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT CAST(COALESCE(MAX(LENGTH({column})), 0) AS BIGINT) AS n FROM {table}"
-        ))
+        )))
         .fetch_one(&pool)
         .await
         .expect("length");

@@ -242,7 +242,7 @@ async fn oversized_names_are_refused_before_anything_is_stored_or_hashed() {
     assert!(err.to_string().contains("at most 40"), "{err}");
     assert_eq!(f.auth.verifications(), before, "nothing hashed");
     for table in ["login_failure", "audit_log", "login_attempt_lock"] {
-        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
             .fetch_one(f.db.pool())
             .await
             .expect("count");
