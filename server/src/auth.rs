@@ -334,7 +334,10 @@ mod tests {
     #[test]
     fn next_never_leaves_the_site() {
         assert_eq!(safe_next("/map?sel=east"), "/map?sel=east");
-        assert_eq!(safe_next("/checklist/3?tz=Europe%2FLondon"), "/checklist/3?tz=Europe%2FLondon");
+        assert_eq!(
+            safe_next("/checklist/3?tz=Europe%2FLondon"),
+            "/checklist/3?tz=Europe%2FLondon"
+        );
         let long = format!("/{}", "a".repeat(MAX_NEXT_LEN));
         for bad in [
             "//evil.example",

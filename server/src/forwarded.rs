@@ -70,9 +70,7 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         std::net::SocketAddr::from_str(hop)
             .ok()
             .map(|s| s.ip())
-            .or_else(|| {
-                IpAddr::from_str(hop.strip_prefix('[')?.strip_suffix(']')?).ok()
-            })
+            .or_else(|| IpAddr::from_str(hop.strip_prefix('[')?.strip_suffix(']')?).ok())
     })?;
     Some(ip.to_canonical())
 }
@@ -109,7 +107,10 @@ mod tests {
     fn policy(proxies: &[&str]) -> ForwardedPolicy {
         ForwardedPolicy {
             trust: true,
-            proxies: proxies.iter().map(|p| parse_cidr(p).expect("cidr")).collect(),
+            proxies: proxies
+                .iter()
+                .map(|p| parse_cidr(p).expect("cidr"))
+                .collect(),
         }
     }
 
@@ -124,7 +125,10 @@ mod tests {
         // The client sent `X-Forwarded-For: 1.2.3.4`; HAProxy appended the real
         // address. Only the appended one counts.
         let spoofed = ["1.2.3.4, 203.0.113.9"];
-        assert_eq!(policy(&[]).client(ip("10.0.0.5"), &spoofed), ip("203.0.113.9"));
+        assert_eq!(
+            policy(&[]).client(ip("10.0.0.5"), &spoofed),
+            ip("203.0.113.9")
+        );
         assert_eq!(
             policy(&["10.0.0.0/8"]).client(ip("10.0.0.5"), &spoofed),
             ip("203.0.113.9")
@@ -167,7 +171,10 @@ mod tests {
     #[test]
     fn a_peer_that_is_not_a_trusted_proxy_cannot_forward() {
         let p = policy(&["10.0.0.0/8"]);
-        assert_eq!(p.client(ip("203.0.113.50"), &["1.2.3.4"]), ip("203.0.113.50"));
+        assert_eq!(
+            p.client(ip("203.0.113.50"), &["1.2.3.4"]),
+            ip("203.0.113.50")
+        );
     }
 
     #[test]
@@ -186,11 +193,27 @@ mod tests {
 
     #[test]
     fn cidrs_parse_or_say_why_not() {
-        assert_eq!(parse_cidr("10.0.0.0/8").expect("v4").to_string(), "10.0.0.0/8");
-        assert_eq!(parse_cidr("2001:db8::/32").expect("v6").to_string(), "2001:db8::/32");
-        assert_eq!(parse_cidr("192.0.2.7").expect("one").to_string(), "192.0.2.7/32");
+        assert_eq!(
+            parse_cidr("10.0.0.0/8").expect("v4").to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            parse_cidr("2001:db8::/32").expect("v6").to_string(),
+            "2001:db8::/32"
+        );
+        assert_eq!(
+            parse_cidr("192.0.2.7").expect("one").to_string(),
+            "192.0.2.7/32"
+        );
         assert_eq!(parse_cidr("::1").expect("one v6").to_string(), "::1/128");
-        for bad in ["10.0.0.0/33", "10.0.0/8", "proxy", "", "10.0.0.1/8", "2001:db8::/129"] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "proxy",
+            "",
+            "10.0.0.1/8",
+            "2001:db8::/129",
+        ] {
             let e = parse_cidr(bad).expect_err(bad);
             assert!(e.contains(&format!("{:?}", bad.trim())), "{e}");
         }

@@ -132,15 +132,22 @@ mod tests {
     #[test]
     fn the_policy_is_strict_and_names_the_basemap() {
         let p = SecurityHeaders::new(None).policy("abc123");
-        assert!(p.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-abc123';"), "{p}");
+        assert!(
+            p.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-abc123';"),
+            "{p}"
+        );
         assert!(p.contains("frame-ancestors 'none'"));
         assert!(!p.contains(" 'unsafe-eval'"), "{p}");
         assert!(!p.contains("script-src 'self' 'unsafe-inline'"));
         assert!(p.contains("img-src 'self' data: blob:;"), "{p}");
         let p = SecurityHeaders::new(Some("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"))
             .policy("n");
-        assert!(p.contains("img-src 'self' data: blob: https://*.tile.openstreetmap.org;"), "{p}");
-        let p = SecurityHeaders::new(Some("http://localhost:8080/tiles/{z}/{x}/{y}.png")).policy("n");
+        assert!(
+            p.contains("img-src 'self' data: blob: https://*.tile.openstreetmap.org;"),
+            "{p}"
+        );
+        let p =
+            SecurityHeaders::new(Some("http://localhost:8080/tiles/{z}/{x}/{y}.png")).policy("n");
         assert!(p.contains("blob: http://localhost:8080;"), "{p}");
         let p = SecurityHeaders::new(Some("https://{z}.example/{x}/{y}.png")).policy("n");
         assert!(p.contains("blob: https:;"), "{p}");

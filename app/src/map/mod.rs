@@ -303,10 +303,7 @@ fn colours() -> Result<JsValue, JsValue> {
 /// with a link to the outlet's details (none for someone holding a share link).
 fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
     let details = spec.share.is_none().then(|| {
-        let mut base = format!(
-            "/map?sel={}",
-            js_sys::encode_uri_component(&spec.selection)
-        );
+        let mut base = format!("/map?sel={}", js_sys::encode_uri_component(&spec.selection));
         if !spec.kinds.is_empty() {
             base.push_str(&format!(
                 "&kinds={}",

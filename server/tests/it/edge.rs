@@ -7,7 +7,12 @@ use sqlx::Row as _;
 
 use crate::util::{app, app_with, block_on, TestApp, PASSWORD};
 
-async fn post_login(app: &TestApp, user: &str, password: &str, forwarded: Option<&str>) -> crate::util::Reply {
+async fn post_login(
+    app: &TestApp,
+    user: &str,
+    password: &str,
+    forwarded: Option<&str>,
+) -> crate::util::Reply {
     let body = format!(
         "username={user}&password={}&next=/",
         password.replace(' ', "+")
@@ -38,7 +43,10 @@ async fn longest_stored(app: &TestApp) -> Vec<(String, i64)> {
         .fetch_one(&pool)
         .await
         .expect("length");
-        out.push((format!("{table}.{column}"), row.try_get::<i64, _>("n").expect("n")));
+        out.push((
+            format!("{table}.{column}"),
+            row.try_get::<i64, _>("n").expect("n"),
+        ));
     }
     pool.close().await;
     out
@@ -59,17 +67,36 @@ fn a_huge_user_name_at_sign_in_stores_nothing_longer_than_the_cap() {
         let before = app.state.services.auth.verifications();
         let reply = post_login(&app, &long, "whatever12345", None).await;
         assert_eq!(reply.status, StatusCode::SEE_OTHER);
-        assert!(reply.location().starts_with("/login?error=too_long"), "{}", reply.location());
+        assert!(
+            reply.location().starts_with("/login?error=too_long"),
+            "{}",
+            reply.location()
+        );
         assert!(reply.location().len() < 200, "{}", reply.location());
-        assert_eq!(app.state.services.auth.verifications(), before, "nothing hashed");
+        assert_eq!(
+            app.state.services.auth.verifications(),
+            before,
+            "nothing hashed"
+        );
         let page = app.get(reply.location(), None).await;
-        assert!(page.body.contains("A user name has at most 40 characters."), "{}", page.body);
+        assert!(
+            page.body.contains("A user name has at most 40 characters."),
+            "{}",
+            page.body
+        );
         // A wrong name of a legal length is stored (throttle, audit), within the cap.
         let reply = post_login(&app, &"c".repeat(40), "whatever12345", None).await;
-        assert!(reply.location().starts_with("/login?error=invalid"), "{}", reply.location());
+        assert!(
+            reply.location().starts_with("/login?error=invalid"),
+            "{}",
+            reply.location()
+        );
         for (column, n) in longest_stored(&app).await {
             assert!(n <= 1000, "{column} holds {n} characters");
-            assert!(n < 200 || column == "audit_log.detail", "{column} holds {n} characters");
+            assert!(
+                n < 200 || column == "audit_log.detail",
+                "{column} holds {n} characters"
+            );
         }
     });
 }
@@ -81,26 +108,49 @@ fn a_flood_from_one_address_cannot_lock_the_admin_out_and_unlock_clears_it() {
         let attacker = "203.0.113.66";
         for _ in 0..5 {
             let r = post_login(&app, "admin", "not the password", Some(attacker)).await;
-            assert!(r.location().starts_with("/login?error=invalid"), "{}", r.location());
+            assert!(
+                r.location().starts_with("/login?error=invalid"),
+                "{}",
+                r.location()
+            );
         }
         let r = post_login(&app, "admin", PASSWORD, Some(attacker)).await;
-        assert!(r.location().starts_with("/login?error=throttled"), "{}", r.location());
+        assert!(
+            r.location().starts_with("/login?error=throttled"),
+            "{}",
+            r.location()
+        );
         // Writing the admin's address first does not help: only the rightmost
         // value (what the proxy appended) counts.
         let spoofed = format!("198.51.100.1, {attacker}");
         let r = post_login(&app, "admin", PASSWORD, Some(&spoofed)).await;
-        assert!(r.location().starts_with("/login?error=throttled"), "{}", r.location());
+        assert!(
+            r.location().starts_with("/login?error=throttled"),
+            "{}",
+            r.location()
+        );
         // The admin from their own address gets in.
         let r = post_login(&app, "admin", PASSWORD, Some("198.51.100.1")).await;
         assert_eq!(r.location(), "/", "the admin signs in");
         // `switchboard user unlock` clears the throttle from every address.
         let dir = tempfile::tempdir().expect("tempdir");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--database-url", &app.db_url, "user", "unlock", "--username", "admin"])
+            .args([
+                "--database-url",
+                &app.db_url,
+                "user",
+                "unlock",
+                "--username",
+                "admin",
+            ])
             .env("SWITCHBOARD_DATA_DIR", dir.path())
             .output()
             .expect("run switchboard");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(stdout.trim(), "unlocked admin: 5 failed sign-in(s) cleared");
         let r = post_login(&app, "admin", PASSWORD, Some(attacker)).await;
@@ -119,7 +169,9 @@ fn a_flood_from_one_address_cannot_lock_the_admin_out_and_unlock_clears_it() {
             .await
             .expect("sessions");
         assert!(sessions.iter().any(|s| s.client_addr == attacker));
-        assert!(sessions.iter().all(|s| s.client_addr != "198.51.100.1, 203.0.113.66"));
+        assert!(sessions
+            .iter()
+            .all(|s| s.client_addr != "198.51.100.1, 203.0.113.66"));
     });
 }
 
@@ -142,7 +194,10 @@ fn every_answer_carries_the_security_headers_and_inline_scripts_carry_the_nonce(
             ("/no/such/page", Some(token.as_str())),
             ("/healthz", None),
             ("/api/geo/land.geojson", None),
-            ("/api/features/index.json?sel=area:east-of-england", Some(token.as_str())),
+            (
+                "/api/features/index.json?sel=area:east-of-england",
+                Some(token.as_str()),
+            ),
             ("/pkg/switchboard.js", None),
         ] {
             let reply = app.get(path, cookie).await;
@@ -157,8 +212,14 @@ fn every_answer_carries_the_security_headers_and_inline_scripts_carry_the_nonce(
             };
             let csp = h(header::CONTENT_SECURITY_POLICY);
             assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-            assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-"), "{path}: {csp}");
-            assert!(!csp.contains("'unsafe-eval'") && !csp.contains("script-src 'self' 'unsafe-inline'"));
+            assert!(
+                csp.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-"),
+                "{path}: {csp}"
+            );
+            assert!(
+                !csp.contains("'unsafe-eval'")
+                    && !csp.contains("script-src 'self' 'unsafe-inline'")
+            );
             assert_eq!(h(header::X_CONTENT_TYPE_OPTIONS), "nosniff", "{path}");
             assert_eq!(h(header::REFERRER_POLICY), "same-origin", "{path}");
             let nonce = nonce_of(&csp).to_owned();
@@ -193,9 +254,18 @@ fn every_answer_carries_the_security_headers_and_inline_scripts_carry_the_nonce(
 #[test]
 fn a_configured_basemap_is_allowed_as_an_image_source() {
     block_on(async {
-        let app = app_with(&["--basemap-url", "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png"]).await;
+        let app = app_with(&[
+            "--basemap-url",
+            "https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png",
+        ])
+        .await;
         let reply = app.get("/login", None).await;
-        let csp = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
-        assert!(csp.contains("img-src 'self' data: blob: https://*.tile.openstreetmap.org;"), "{csp}");
+        let csp = reply.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            csp.contains("img-src 'self' data: blob: https://*.tile.openstreetmap.org;"),
+            "{csp}"
+        );
     });
 }

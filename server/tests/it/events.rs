@@ -157,7 +157,10 @@ fn a_stream_ends_when_its_session_ends_or_its_user_is_disabled() {
         let staff = app.login("staff").await;
         let (_, mut feed) = open(&app, Some(&staff)).await;
         let mut buf = String::new();
-        assert_eq!(next_event(&mut feed, &mut buf).await.expect("hello").0, "hello");
+        assert_eq!(
+            next_event(&mut feed, &mut buf).await.expect("hello").0,
+            "hello"
+        );
         let reply = app
             .send(Method::POST, "/logout", Some(&staff), Some(""), &[])
             .await;
@@ -171,7 +174,10 @@ fn a_stream_ends_when_its_session_ends_or_its_user_is_disabled() {
         let viewer = app.login("viewer").await;
         let (_, mut feed) = open(&app, Some(&viewer)).await;
         let mut buf = String::new();
-        assert_eq!(next_event(&mut feed, &mut buf).await.expect("hello").0, "hello");
+        assert_eq!(
+            next_event(&mut feed, &mut buf).await.expect("hello").0,
+            "hello"
+        );
         let admin = admin_principal(&app).await;
         let viewer_id = user_id(&app, &admin, "viewer").await;
         app.state
@@ -194,13 +200,22 @@ fn a_demoted_admin_stops_receiving_audit_events() {
         app.state
             .services
             .auth
-            .add_user(None, "admin2", "", services::auth::Role::Admin, crate::util::PASSWORD)
+            .add_user(
+                None,
+                "admin2",
+                "",
+                services::auth::Role::Admin,
+                crate::util::PASSWORD,
+            )
             .await
             .expect("second admin");
         let token = app.login("admin2").await;
         let (_, mut feed) = open(&app, Some(&token)).await;
         let mut buf = String::new();
-        assert_eq!(next_event(&mut feed, &mut buf).await.expect("hello").0, "hello");
+        assert_eq!(
+            next_event(&mut feed, &mut buf).await.expect("hello").0,
+            "hello"
+        );
         let admin = admin_principal(&app).await;
         let id = user_id(&app, &admin, "admin2").await;
         // While an admin, they see the audit log live (the admin's sign-in).
@@ -210,7 +225,12 @@ fn a_demoted_admin_stops_receiving_audit_events() {
         app.state
             .services
             .auth
-            .set_role(&admin, &services::auth::Client::default(), id, services::auth::Role::Staff)
+            .set_role(
+                &admin,
+                &services::auth::Client::default(),
+                id,
+                services::auth::Role::Staff,
+            )
             .await
             .expect("demote");
         // Audit events after the demotion (the demotion's own included) do not
@@ -232,7 +252,10 @@ fn a_demoted_admin_stops_receiving_audit_events() {
         app.state
             .services
             .scheduler
-            .start("housekeeping", services::jobs::Trigger::Manual("admin".into()))
+            .start(
+                "housekeeping",
+                services::jobs::Trigger::Manual("admin".into()),
+            )
             .await
             .expect("start");
         let (name, _) = next_event(&mut feed, &mut buf).await.expect("job event");
@@ -256,8 +279,10 @@ fn shutdown_does_not_wait_for_open_streams() {
         }));
         let mut conn = tokio::net::TcpStream::connect(addr).await.expect("connect");
         conn.write_all(
-            format!("GET /api/events HTTP/1.1\r\nHost: {HOST}\r\nCookie: sb_session={token}\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET /api/events HTTP/1.1\r\nHost: {HOST}\r\nCookie: sb_session={token}\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .await
         .expect("request");
@@ -280,7 +305,12 @@ fn shutdown_does_not_wait_for_open_streams() {
 
 async fn admin_principal(app: &TestApp) -> services::auth::Principal {
     let token = app.login("admin").await;
-    app.state.services.auth.session(&token).await.expect("session")
+    app.state
+        .services
+        .auth
+        .session(&token)
+        .await
+        .expect("session")
 }
 
 async fn user_id(app: &TestApp, admin: &services::auth::Principal, name: &str) -> i64 {

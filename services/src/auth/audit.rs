@@ -65,7 +65,8 @@ impl AuthService {
         .await?;
         // Live pages learn of it; the log itself is already safe, so a feed
         // that cannot publish (database gone a moment later) is only a warning.
-        let event = serde_json::json!({ "action": &*action, "target": &*target, "actor": &*actor_name });
+        let event =
+            serde_json::json!({ "action": &*action, "target": &*target, "actor": &*actor_name });
         if let Err(e) = self.db.bus().publish("audit", event).await {
             tracing::warn!("audit event not published: {e}");
         }

@@ -242,14 +242,18 @@ async fn oversized_names_are_refused_before_anything_is_stored_or_hashed() {
     assert!(err.to_string().contains("at most 40"), "{err}");
     assert_eq!(f.auth.verifications(), before, "nothing hashed");
     for table in ["login_failure", "audit_log", "login_attempt_lock"] {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(f.db.pool())
-            .await
-            .expect("count");
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(f.db.pool())
+                .await
+                .expect("count");
         assert_eq!(n, 0, "{table}");
     }
     // The same bounds when adding users and share links.
-    for (name, display) in [("x".repeat(41), String::new()), ("ok_name".into(), "d".repeat(101))] {
+    for (name, display) in [
+        ("x".repeat(41), String::new()),
+        ("ok_name".into(), "d".repeat(101)),
+    ] {
         let err = f
             .auth
             .add_user(None, &name, &display, Role::Viewer, "correct horse battery")
