@@ -487,7 +487,7 @@ impl AuthService {
         let username = username.trim();
         validate_username(username)?;
         let prefix = ThrottleKeys::account_prefix(username);
-        let n = sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, $1) = $2")
+        let n = sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2")
             .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
             .bind(&prefix)
             .execute(self.db.pool())
