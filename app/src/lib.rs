@@ -55,7 +55,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script defer src="/leaflet/leaflet.js"></script>
                 // The viewer's time zone, for times the server writes (checklists):
                 // a cookie, so even the first render of the next page reads right.
-                <script inner_html=TZ_COOKIE></script>
+                // The Content-Security-Policy allows inline scripts only with
+                // this response's nonce (server/src/headers.rs).
+                <script nonce=leptos::nonce::use_nonce() inner_html=TZ_COOKIE></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>

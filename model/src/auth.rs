@@ -96,6 +96,29 @@ impl Permission {
     ];
 }
 
+/// The bounds of the account and audit fields: the forms' `maxlength` and the
+/// services' checks read these numbers (counted in characters).
+pub mod limits {
+    /// A user name: 2 to this many letters, digits or `. _ - @`.
+    pub const USERNAME_MAX: usize = 40;
+    /// The name shown for a user.
+    pub const DISPLAY_NAME_MAX: usize = 100;
+    /// The shortest password accepted.
+    pub const PASSWORD_MIN: usize = 10;
+    /// The longest password accepted (argon2 hashes whatever it is given).
+    pub const PASSWORD_MAX: usize = 1024;
+    /// A share link's label.
+    pub const SHARE_LABEL_MAX: usize = 100;
+    /// A share link's selection (`county:...,area:...` or `migration:<id>`).
+    pub const SHARE_SELECTION_MAX: usize = 200;
+    /// An audit entry's target (what was acted on); longer ones are cut, marked `…`.
+    pub const AUDIT_TARGET_MAX: usize = 200;
+    /// An audit entry's detail; longer ones are cut, marked `…`.
+    pub const AUDIT_DETAIL_MAX: usize = 1000;
+    /// A browser's user agent as stored with a session.
+    pub const USER_AGENT_MAX: usize = 200;
+}
+
 /// The signed-in person, as the pages see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {

@@ -12,7 +12,7 @@ use axum::{
 };
 use serde::Deserialize;
 use services::{
-    auth::{Client, Principal},
+    auth::{limits, Client, Principal},
     Error,
 };
 
@@ -31,7 +31,7 @@ fn is_public(path: &str) -> bool {
 /// Resolves the principal, refuses cross-site writes, and sends anonymous
 /// page loads to the sign-in page.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let client = client_of(&req, state.http.trust_forwarded);
+    let client = client_of(&req, &state.http.forwarded);
     if !is_safe(req.method()) && !same_origin(req.headers()) {
         tracing::warn!(addr = %client.addr, path = %req.uri().path(), "cross-site request refused");
         return (
@@ -107,19 +107,25 @@ fn same_origin(headers: &HeaderMap) -> bool {
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
-fn client_of(req: &Request, trust_forwarded: bool) -> Client {
+fn client_of(req: &Request, policy: &crate::forwarded::ForwardedPolicy) -> Client {
     let headers = req.headers();
-    let forwarded = trust_forwarded
-        .then(|| headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
-        .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned());
+    let forwarded: Vec<&str> = if policy.trust {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string());
+        .map(|ci| ci.0.ip());
     Client {
-        addr: forwarded.or(peer).unwrap_or_else(|| "unknown".into()),
+        addr: policy
+            .client(peer, &forwarded)
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -151,10 +157,15 @@ pub struct LoginForm {
 
 /// `POST /login`: sign in, set the cookie, go where the user was headed.
 pub async fn login(State(state): State<AppState>, req: Request) -> Response {
-    let client = client_of(&req, state.http.trust_forwarded);
+    let client = client_of(&req, &state.http.forwarded);
     let secure = state.http.cookie_secure || forwarded_https(req.headers());
-    let Ok(Form(form)) = Form::<LoginForm>::from_request(req, &state).await else {
-        return Redirect::to("/login?error=form").into_response();
+    let form = match Form::<LoginForm>::from_request(req, &state).await {
+        Ok(Form(form)) => form,
+        // Over `LOGIN_BODY_MAX`: nothing was read into memory, stored or hashed.
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Redirect::to("/login?error=too_long").into_response();
+        }
+        Err(_) => return Redirect::to("/login?error=form").into_response(),
     };
     let next = safe_next(&form.next);
     match state
@@ -176,9 +187,29 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             }
             res
         }
+        Err(Error::Overloaded { retry_after_secs }) => {
+            // Every hashing turn is taken: nothing was tried, and the account's
+            // throttle is untouched. A real 503 (load balancers and the load
+            // test count it), with a page that says what to do.
+            let mut res = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html(message_page(
+                    "Switchboard is busy",
+                    &format!(
+                        "Too many sign-ins are being checked right now, so yours was not tried. Wait {retry_after_secs} second(s), then <a href=\"/login?next={}\">sign in again</a>.",
+                        encode(next)
+                    ),
+                )),
+            )
+                .into_response();
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            res
+        }
         Err(e) => {
             let (code, extra) = match &e {
                 Error::LoginFailed => ("invalid", String::new()),
+                Error::Invalid(_) => ("too_long", String::new()),
                 Error::Throttled { retry_after_secs } => (
                     "throttled",
                     format!("&retry={}", retry_after_secs.div_ceil(60)),
@@ -188,9 +219,16 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
                     ("unavailable", String::new())
                 }
             };
+            // The name is given back to the form only when it could be a name.
+            let user = form.username.trim();
+            let user = if user.chars().count() <= limits::USERNAME_MAX {
+                user
+            } else {
+                ""
+            };
             Redirect::to(&format!(
                 "/login?error={code}{extra}&user={}&next={}",
-                encode(form.username.trim()),
+                encode(user),
                 encode(next)
             ))
             .into_response()
@@ -249,9 +287,19 @@ fn forwarded_https(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
+/// The longest `next` kept; a longer one becomes `/`.
+const MAX_NEXT_LEN: usize = 2048;
+
 /// Only same-site paths: never `//host` or `https://...` (an open redirect).
+///
+/// Browsers strip tabs and newlines from a URL and read a backslash as `/`, so
+/// `/<TAB>/evil.example` or `/\evil.example` would leave the site: a path with any
+/// control character, any whitespace or any backslash is refused whole.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    let plain = next
+        .chars()
+        .all(|c| !c.is_control() && !c.is_whitespace() && c != '\\');
+    if plain && next.len() <= MAX_NEXT_LEN && next.starts_with('/') && !next.starts_with("//") {
         next
     } else {
         "/"
@@ -286,12 +334,35 @@ mod tests {
     #[test]
     fn next_never_leaves_the_site() {
         assert_eq!(safe_next("/map?sel=east"), "/map?sel=east");
+        assert_eq!(
+            safe_next("/checklist/3?tz=Europe%2FLondon"),
+            "/checklist/3?tz=Europe%2FLondon"
+        );
+        let long = format!("/{}", "a".repeat(MAX_NEXT_LEN));
         for bad in [
             "//evil.example",
             "https://evil.example/",
             "/\\evil",
             "",
             "map",
+            // Browsers strip tab, CR and LF, then follow `//evil.example`.
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            // A backslash is a slash to a browser, wherever it is.
+            "/\\/evil.example",
+            "/a\\b",
+            // Other controls and whitespace have no place in a path we wrote.
+            "/\u{0}/evil.example",
+            "/\u{b}/evil.example",
+            "/\u{c}/evil.example",
+            "/ /evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{7f}/evil.example",
+            &long,
         ] {
             assert_eq!(safe_next(bad), "/", "{bad}");
         }

@@ -37,9 +37,18 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_COOKIE_SECURE")]
     pub cookie_secure: bool,
 
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run):
+    /// the rightmost hop that is not a `--trusted-proxy` (with none given, the
+    /// rightmost value, written by the proxy that connects to us).
     #[arg(long, env = "SWITCHBOARD_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+
+    /// A proxy in front of Switchboard, as a CIDR range or one address (repeat
+    /// it, or give a comma-separated list in the environment). With it,
+    /// `X-Forwarded-For` is read only from these peers and walked from the right
+    /// over these hops. Needs `--trust-forwarded-for`.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", env = "SWITCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_parser = crate::forwarded::parse_cidr)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
 
     /// Seconds between housekeeping runs (pruning expired sessions); one
     /// replica runs each, however many there are.
@@ -205,6 +214,13 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Clear a user's sign-in throttle (failed sign-ins from every address),
+    /// so they can sign in again at once.
+    Unlock {
+        /// The user name whose failures to clear.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -263,6 +279,12 @@ impl Config {
                     "invalid --basemap-url {tiles:?}: expected an http(s) URL with {{z}}, {{x}} and {{y}}"
                 )));
             }
+        }
+        if !self.trusted_proxy.is_empty() && !self.trust_forwarded_for {
+            return Err(ConfigError::Invalid(
+                "--trusted-proxy needs --trust-forwarded-for (without it X-Forwarded-For is ignored)"
+                    .into(),
+            ));
         }
         let url = self.database_url();
         if !(url.starts_with("sqlite:")
@@ -339,12 +361,31 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_repeat_or_come_as_a_list() {
+        let c = parse(&[
+            "--data-dir",
+            "/tmp/sb",
+            "--trust-forwarded-for",
+            "--trusted-proxy",
+            "10.0.0.0/8",
+            "--trusted-proxy",
+            "2001:db8::/32,192.0.2.7",
+        ])
+        .expect("proxies");
+        let got: Vec<String> = c.trusted_proxy.iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
+    }
+
+    #[test]
     fn bad_values_give_one_line() {
         for args in [
             &["--bind", "not-an-address"][..],
             &["--database-url", "mysql://x"],
             &["--log", "=[=="],
             &["--no-such-flag"],
+            &["--trust-forwarded-for", "--trusted-proxy", "10.0.0.0/33"],
+            &["--trust-forwarded-for", "--trusted-proxy", "proxy.example"],
+            &["--trusted-proxy", "10.0.0.0/8"],
         ] {
             match parse(args) {
                 Err(ConfigError::Invalid(line)) => {

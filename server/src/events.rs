@@ -4,23 +4,39 @@
 //! services published. A user only receives topics their role may read. The
 //! feed is the database's (see `services::events`): on PostgreSQL an event
 //! published through any replica arrives here too.
+//!
+//! The stream does not keep the permission it opened with: it looks the
+//! session up again every [`RECHECK`], before sending any event that needs
+//! more than the dashboard (audit events), and at once (at most every
+//! [`RECHECK_SOON`]) when an `audit` event arrives (signing out, disabling a
+//! user and changing a role are all audited). A session that ended, a user
+//! disabled or no longer allowed the dashboard closes the stream; a new role
+//! filters what follows. Server shutdown ends every stream (`AppState::shutdown`).
 
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use axum::{
-    extract::State,
+    extract::{Request, State},
     http::{header, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
-    Extension,
 };
 use model::auth::Permission;
-use services::auth::Principal;
-use tokio::sync::broadcast::error::RecvError;
+use services::auth::{AuthService, Principal};
+use tokio::{
+    sync::broadcast::{self, error::RecvError},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
 
-use crate::AppState;
+use crate::{auth::SESSION_COOKIE, AppState};
+
+/// How often an open stream checks that its session still stands.
+pub const RECHECK: Duration = Duration::from_secs(5);
+/// The shortest gap between two checks that events prompt.
+pub const RECHECK_SOON: Duration = Duration::from_millis(200);
 
 /// What a topic needs.
 fn permission_for(topic: &str) -> Permission {
@@ -30,10 +46,12 @@ fn permission_for(topic: &str) -> Permission {
     }
 }
 
-pub async fn stream(
-    State(state): State<AppState>,
-    Extension(who): Extension<Principal>,
-) -> Response {
+pub async fn stream(State(state): State<AppState>, req: Request) -> Response {
+    let who = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous);
     if let Err(e) = who.require(Permission::ViewDashboard) {
         let status = match e {
             services::Error::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -41,39 +59,105 @@ pub async fn stream(
         };
         return (status, e.to_string()).into_response();
     }
-    let rx = state.services.db.bus().subscribe();
-    // Say hello first, so a client (and a test) knows the feed is open.
-    let hello = Event::default().event("hello").data(services::replica_id());
-    let events =
-        futures_util::stream::unfold((rx, who, Some(hello)), |(mut rx, who, hello)| async move {
-            if let Some(hello) = hello {
-                return Some((Ok::<_, Infallible>(hello), (rx, who, None)));
-            }
-            loop {
-                match rx.recv().await {
-                    Ok(event) => {
-                        if who.require(permission_for(&event.topic)).is_err() {
-                            continue;
-                        }
-                        let data =
-                            serde_json::json!({ "origin": event.origin, "data": event.data });
-                        let sse = Event::default()
-                            .event(event.topic.clone())
-                            .data(data.to_string());
-                        return Some((Ok(sse), (rx, who, None)));
-                    }
-                    // This page fell behind: it should reload what it shows.
-                    Err(RecvError::Lagged(_)) => {
-                        let sse = Event::default().event("resync").data("{}");
-                        return Some((Ok(sse), (rx, who, None)));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        });
+    let Some(token) = crate::auth::cookie(req.headers(), SESSION_COOKIE) else {
+        return (StatusCode::UNAUTHORIZED, "sign in to do this").into_response();
+    };
+    let mut recheck = tokio::time::interval_at(Instant::now() + RECHECK, RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let feed = Feed {
+        rx: state.services.db.bus().subscribe(),
+        who,
+        token,
+        auth: state.services.auth.clone(),
+        checked: Instant::now(),
+        recheck,
+        shutdown: state.shutdown.clone(),
+        // Say hello first, so a client (and a test) knows the feed is open.
+        hello: Some(Event::default().event("hello").data(services::replica_id())),
+    };
+    let events = futures_util::stream::unfold(feed, |mut feed| async move {
+        let next = feed.next().await?;
+        Some((Ok::<_, Infallible>(next), feed))
+    });
     (
         [(header::HeaderName::from_static("x-accel-buffering"), "no")],
         Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))),
     )
         .into_response()
+}
+
+/// One open stream's state.
+struct Feed {
+    rx: broadcast::Receiver<Arc<services::events::Event>>,
+    who: Principal,
+    token: String,
+    auth: AuthService,
+    checked: Instant,
+    recheck: tokio::time::Interval,
+    shutdown: CancellationToken,
+    hello: Option<Event>,
+}
+
+impl Feed {
+    /// The next event to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Event> {
+        if let Some(hello) = self.hello.take() {
+            return Some(hello);
+        }
+        loop {
+            let received = tokio::select! {
+                () = self.shutdown.cancelled() => return None,
+                _ = self.recheck.tick() => {
+                    self.still_allowed().await?;
+                    continue;
+                }
+                r = self.rx.recv() => r,
+            };
+            match received {
+                Ok(event) => {
+                    let needs = permission_for(&event.topic);
+                    let stale = self.checked.elapsed() >= RECHECK;
+                    let prompt = event.topic == "audit" && self.checked.elapsed() >= RECHECK_SOON;
+                    // More than the dashboard (the audit log): checked right before sending.
+                    let privileged = !matches!(needs, Permission::ViewDashboard)
+                        && self.who.require(needs).is_ok();
+                    if stale || prompt || privileged {
+                        self.still_allowed().await?;
+                    }
+                    if self.who.require(needs).is_err() {
+                        continue;
+                    }
+                    let data = serde_json::json!({ "origin": event.origin, "data": event.data });
+                    return Some(
+                        Event::default()
+                            .event(event.topic.clone())
+                            .data(data.to_string()),
+                    );
+                }
+                // This page fell behind: it should reload what it shows.
+                Err(RecvError::Lagged(_)) => {
+                    return Some(Event::default().event("resync").data("{}"));
+                }
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// Looks the session up again; `None` when the stream must end (signed
+    /// out, expired, disabled, no longer allowed the dashboard, or the lookup
+    /// failed: the page reconnects and is asked to sign in if need be).
+    async fn still_allowed(&mut self) -> Option<()> {
+        self.checked = Instant::now();
+        match self.auth.session(&self.token).await {
+            Ok(who) if who.require(Permission::ViewDashboard).is_ok() => {
+                self.who = who;
+                Some(())
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("event stream closed: the session could not be checked: {e}");
+                None
+            }
+        }
+    }
 }

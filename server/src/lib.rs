@@ -8,6 +8,8 @@ pub mod config;
 pub mod events;
 pub mod features;
 pub mod firewall;
+pub mod forwarded;
+pub mod headers;
 pub mod import;
 pub mod routes;
 pub mod state;
@@ -36,7 +38,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Every replica runs the scheduler; the job leases pick one per due run.
     let scheduler = state.services.scheduler.spawn(Duration::from_secs(1));
     let follower = follow_data_changes(&state.services);
-    let app = routes::router(state);
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -44,13 +45,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "listening on http://{}",
         listener.local_addr().context("local address")?
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    serve(listener, state, shutdown_signal())
+        .await
+        .context("server failed")?;
     scheduler.abort();
     follower.abort();
     tracing::info!("shutting down: closing the database");
@@ -58,6 +55,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .ok();
     Ok(())
+}
+
+/// Serves the app on `listener` until `signal` completes, then shuts down
+/// gracefully: the state's `shutdown` token is cancelled first, so event
+/// streams end and in-flight requests finish, and nothing open keeps the
+/// server up.
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let app = routes::router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        signal.await;
+        shutdown.cancel();
+    })
+    .await
 }
 
 /// When another replica changes the map's data (an import), or the change
@@ -110,23 +132,47 @@ async fn shutdown_signal() {
     }
 }
 
-/// `switchboard user add`: creates a user from the command line.
+/// `switchboard user add` and `switchboard user unlock`.
 ///
 /// # Errors
-/// The database cannot be opened, or the user is refused (taken name, short password).
-pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow::Result<()> {
-    let config::UserCommand::Add {
-        username,
-        role,
-        display_name,
-        password_stdin,
-    } = command;
+/// The database cannot be opened, or the user is refused (taken name, short
+/// password, a malformed name to unlock).
+pub async fn user(config: &Config, command: &config::UserCommand) -> anyhow::Result<()> {
     let url = config.database_url();
     let db = services::Db::connect(&url)
         .await
         .with_context(|| format!("cannot open the database {}", state::redact(&url)))?;
     let services = services::Services::new(db, services::auth::AuthConfig::default());
-    let (password, show) = if *password_stdin {
+    let result = match command {
+        config::UserCommand::Add {
+            username,
+            role,
+            display_name,
+            password_stdin,
+        } => add_user(&services, username, *role, display_name, *password_stdin).await,
+        config::UserCommand::Unlock { username } => {
+            let n = services
+                .auth
+                .unlock(username)
+                .await
+                .with_context(|| format!("cannot unlock {username}"))?;
+            println!("unlocked {username}: {n} failed sign-in(s) cleared");
+            Ok(())
+        }
+    };
+    services.db.close().await;
+    result
+}
+
+/// `switchboard user add`: creates a user from the command line.
+async fn add_user(
+    services: &services::Services,
+    username: &str,
+    role: services::auth::Role,
+    display_name: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let (password, show) = if password_stdin {
         let mut line = String::new();
         std::io::stdin()
             .read_line(&mut line)
@@ -137,7 +183,7 @@ pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow:
     };
     services
         .auth
-        .add_user(None, username, display_name, *role, &password)
+        .add_user(None, username, display_name, role, &password)
         .await
         .with_context(|| format!("cannot add {username}"))?;
     if show {
@@ -148,7 +194,6 @@ pub async fn add_user(config: &Config, command: &config::UserCommand) -> anyhow:
     } else {
         println!("added {username} ({})", role.as_str());
     }
-    services.db.close().await;
     Ok(())
 }
 

@@ -25,9 +25,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match &config.command {
-        Some(server::config::Command::User(cmd)) => {
-            runtime.block_on(server::add_user(&config, cmd))
-        }
+        Some(server::config::Command::User(cmd)) => runtime.block_on(server::user(&config, cmd)),
         Some(server::config::Command::Import(cmd)) => {
             runtime.block_on(server::import(&config, cmd))
         }

@@ -56,11 +56,15 @@ pub fn router(state: AppState) -> Router {
             "/tiles/coverage/{key}/{z}/{x}/{file}",
             get(crate::tiles::coverage),
         )
-        .layer(replica.clone());
+        .layer(replica.clone())
+        .layer(middleware::from_fn(crate::headers::tile_headers));
 
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/login", post(crate::auth::login))
+        .route(
+            "/login",
+            post(crate::auth::login).layer(axum::extract::DefaultBodyLimit::max(LOGIN_BODY_MAX)),
+        )
         .route("/logout", post(crate::auth::logout))
         .route("/api/events", get(crate::events::stream))
         .route("/api/tiles/key", get(crate::tiles::key))
@@ -83,6 +87,7 @@ pub fn router(state: AppState) -> Router {
                 move || {
                     provide_context(services.clone());
                     provide_context(map.clone());
+                    provide_request_nonce();
                 }
             },
             {
@@ -93,7 +98,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(move || provide_context(services.clone()), shell))
+        >(
+            move || {
+                provide_context(services.clone());
+                provide_request_nonce();
+            },
+            shell,
+        ))
         .layer(authenticate.clone())
         // A response that is not under way within the limit (the session lookup
         // included: a database that hangs) becomes a readable 503 instead of a
@@ -120,6 +131,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(authenticate),
         )
         .layer(revalidate)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::headers::add,
+        ))
         .layer(replica)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -127,6 +142,21 @@ pub fn router(state: AppState) -> Router {
         // few per cent of a cached tile's cost (`cargo xtask bench tiles`).
         .merge(tiles)
         .with_state(state)
+}
+
+/// The sign-in form is two short fields and a path: anything bigger is refused
+/// (413, read as "too long") before it is parsed.
+pub const LOGIN_BODY_MAX: usize = 8 * 1024;
+
+/// Hands this request's CSP nonce (see `headers.rs`) to Leptos, which prints
+/// it on the inline scripts it writes (hydration, serialised resources) and
+/// the shell's time-zone script reads it with `use_nonce`.
+fn provide_request_nonce() {
+    let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::headers::CspNonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+    }
 }
 
 fn timed_out() -> Response {

@@ -22,6 +22,11 @@ pub struct Shared {
     pub map_settings: app::pages::map::MapSettings,
     pub services: Services,
     pub http: HttpSettings,
+    /// Cancelled when the server begins to shut down: long-lived responses
+    /// (event streams) end on it, so a graceful shutdown does not wait on them.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// The security headers every response gets (see `headers.rs`).
+    pub headers: crate::headers::SecurityHeaders,
 }
 
 impl std::ops::Deref for AppState {
@@ -40,12 +45,12 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 /// How the server treats HTTP details that depend on where it is deployed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct HttpSettings {
     /// Session cookies carry `Secure`.
     pub cookie_secure: bool,
-    /// The client address comes from `X-Forwarded-For`.
-    pub trust_forwarded: bool,
+    /// Whether and how the client address comes from `X-Forwarded-For`.
+    pub forwarded: crate::forwarded::ForwardedPolicy,
     /// Features per vector page (the seed's KML chunks held 250).
     pub features_per_page: u32,
     /// How long a response may take to start before it becomes a 503.
@@ -153,9 +158,14 @@ impl AppState {
                 attribution: config.basemap_attribution.clone(),
             },
             services,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            headers: crate::headers::SecurityHeaders::new(config.basemap_url.as_deref()),
             http: HttpSettings {
                 cookie_secure: config.cookie_secure,
-                trust_forwarded: config.trust_forwarded_for,
+                forwarded: crate::forwarded::ForwardedPolicy {
+                    trust: config.trust_forwarded_for,
+                    proxies: config.trusted_proxy.clone(),
+                },
                 features_per_page: config.features_per_page,
                 request_timeout: std::time::Duration::from_millis(config.request_timeout_ms),
                 auto_mode: model::geo::AutoMode {

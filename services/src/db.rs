@@ -128,6 +128,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0008_firewall.sql"),
         postgres: sql_file!("postgres/0008_firewall.sql"),
     },
+    Step {
+        version: 9,
+        description: "sign-in throttle per account and address, reserved atomically",
+        sqlite: sql_file!("0009_login_throttle.sql"),
+        postgres: sql_file!("postgres/0009_login_throttle.sql"),
+    },
 ];
 
 #[derive(Debug)]

@@ -26,6 +26,10 @@ pub enum Error {
     /// Too many failed sign-ins for this account or address.
     #[error("too many failed sign-ins: try again in {} minute(s)", retry_after_secs.div_ceil(60))]
     Throttled { retry_after_secs: u64 },
+    /// The server is at its limit for this kind of work (every password-hashing
+    /// turn is taken): nothing was done; try again shortly (503 + Retry-After).
+    #[error("Switchboard is busy: try again in {retry_after_secs} second(s)")]
+    Overloaded { retry_after_secs: u64 },
     /// The thing existed but is no more (a revoked or expired share link).
     #[error("{0}")]
     Gone(String),

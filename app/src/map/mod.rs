@@ -31,6 +31,24 @@ extern "C" {
     fn tile_layer(url: &str, options: &JsValue) -> leaflet::TileLayer;
 }
 
+// The JavaScript parts live in a real module (not strings compiled with
+// `Function`), so a Content-Security-Policy without 'unsafe-eval' holds.
+#[wasm_bindgen(module = "/src/map/glue.js")]
+extern "C" {
+    /// Starts grouping the overlay's outlet markers on every zoom; answers the
+    /// function that regroups now.
+    #[wasm_bindgen(js_name = installGrouping)]
+    fn install_grouping(
+        map: &Map,
+        overlay: &LayerGroup,
+        container: &web_sys::HtmlElement,
+    ) -> js_sys::Function;
+
+    /// Options for one page of outlets: markers, reach style, popups.
+    #[wasm_bindgen(js_name = outletOptions)]
+    fn glue_outlet_options(colours: &JsValue, details_base: Option<String>) -> JsValue;
+}
+
 /// `map.getBoundsZoom(bounds)`: the zoom `fitBounds` will end at.
 fn bounds_zoom(map: &Map, bounds: &LatLngBounds) -> f64 {
     js_sys::Reflect::get(map, &"getBoundsZoom".into())
@@ -63,66 +81,9 @@ use model::geo::{UK_CENTER, UK_ZOOM};
 struct Handles {
     map: Map,
     overlay: LayerGroup,
-    /// Regroups the outlet markers for the current zoom (see `GROUPING_JS`).
+    /// Regroups the outlet markers for the current zoom (`installGrouping` in glue.js).
     regroup: js_sys::Function,
 }
-
-/// Groups outlet markers that would overlap: below zoom 10, when there are at
-/// least 150, markers falling in the same 44-pixel cell are hidden behind one
-/// numbered circle at their centre (a click zooms in on it); at closer zooms, or
-/// with fewer outlets, every marker shows. Recomputed on every zoom. It sets
-/// `data-clusters` on the map container to the number of groups shown.
-const GROUPING_JS: &str = r"
-var group = L.layerGroup().addTo(map);
-var CELL = 44, MIN_POINTS = 150, MAX_ZOOM = 10;
-function markers() {
-  var out = [];
-  var visit = function (l) {
-    if (l instanceof L.CircleMarker) { out.push(l); } else if (l.eachLayer) { l.eachLayer(visit); }
-  };
-  overlay.eachLayer(visit);
-  return out;
-}
-function regroup() {
-  group.clearLayers();
-  var ms = markers();
-  var z = map.getZoom();
-  var grouping = ms.length >= MIN_POINTS && z < MAX_ZOOM;
-  var cells = {};
-  ms.forEach(function (m) {
-    // Markers keep their own style (the layer's reach style is not for them):
-    // only styles marked _sb reach them.
-    var shown = { _sb: true, opacity: m._sbStyle ? m._sbStyle.opacity : 1, fillOpacity: m._sbStyle ? m._sbStyle.fillOpacity : 0.95 };
-    if (!grouping) { m.setStyle(shown); return; }
-    var p = map.project(m.getLatLng(), z);
-    var key = Math.floor(p.x / CELL) + ':' + Math.floor(p.y / CELL);
-    (cells[key] = cells[key] || []).push(m);
-  });
-  var n = 0;
-  Object.keys(cells).forEach(function (k) {
-    var c = cells[k];
-    if (c.length === 1) {
-      c[0].setStyle({ _sb: true, opacity: c[0]._sbStyle ? c[0]._sbStyle.opacity : 1, fillOpacity: c[0]._sbStyle ? c[0]._sbStyle.fillOpacity : 0.95 });
-      return;
-    }
-    var lat = 0, lng = 0;
-    c.forEach(function (m) {
-      m.setStyle({ _sb: true, opacity: 0, fillOpacity: 0 });
-      var ll = m.getLatLng(); lat += ll.lat; lng += ll.lng;
-    });
-    var size = c.length < 10 ? 28 : (c.length < 100 ? 34 : 42);
-    var icon = L.divIcon({ html: '<span>' + c.length + '</span>', className: 'outlet-cluster', iconSize: [size, size] });
-    var at = L.latLng(lat / c.length, lng / c.length);
-    var marker = L.marker(at, { icon: icon, title: c.length + ' outlets here: zoom in', alt: c.length + ' outlets', keyboard: true });
-    marker.on('click', function () { map.setView(at, Math.min(z + 2, map.getMaxZoom())); });
-    group.addLayer(marker);
-    n += 1;
-  });
-  container.setAttribute('data-clusters', String(n));
-}
-map.on('zoomend', regroup);
-return regroup;
-";
 
 /// Progress shown under the map: (pages loaded, pages, note).
 pub(crate) type Progress = RwSignal<(u32, u32, String)>;
@@ -140,12 +101,7 @@ pub(crate) fn mount(container: NodeRef<Div>, layer: Signal<Option<MapLayer>>, pr
         if handles.with_value(Option::is_none) {
             match create(&el) {
                 Ok((map, overlay)) => {
-                    let regroup =
-                        js_sys::Function::new_with_args("map, overlay, container", GROUPING_JS)
-                            .call3(&JsValue::NULL, &map, &overlay, &el)
-                            .ok()
-                            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-                            .unwrap_or_else(|| js_sys::Function::new_no_args(""));
+                    let regroup = install_grouping(&map, &overlay, &el);
                     if let Some(url) = el.get_attribute("data-basemap").filter(|u| !u.is_empty()) {
                         // A configured XYZ basemap replaces the shipped land.
                         let options = leaflet::TileLayerOptions::new();
@@ -334,87 +290,30 @@ fn options(pairs: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     Ok(o.into())
 }
 
-/// A JavaScript object literal mapping each kind to its colour.
-fn colours_js() -> String {
-    let pairs: Vec<String> = OutletKind::ALL
+/// An object mapping each kind to its colour.
+fn colours() -> Result<JsValue, JsValue> {
+    let pairs: Vec<(&str, JsValue)> = OutletKind::ALL
         .iter()
-        .map(|k| format!("{}:'{}'", k.as_str(), k.colour()))
+        .map(|k| (k.as_str(), JsValue::from_str(k.colour())))
         .collect();
-    format!("{{{}}}", pairs.join(","))
+    options(&pairs)
 }
 
-/// `s` as a JavaScript string literal.
-fn js_string(s: &str) -> String {
-    let mut out = String::from("'");
-    for c in s.chars() {
-        match c {
-            '\'' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c.is_ascii_alphanumeric() || " :,-_.".contains(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04x}", u32::from(c) & 0xffff)),
-        }
-    }
-    out.push('\'');
-    out
-}
-
-/// Options for one page of outlets: coloured markers, faint reach, a popup.
+/// Options for one page of outlets: coloured markers, faint reach, a popup
+/// with a link to the outlet's details (none for someone holding a share link).
 fn outlet_options(spec: &MapLayer) -> Result<JsValue, JsValue> {
-    let colours = colours_js();
-    let point = js_sys::Function::new_with_args(
-        "f, latlng",
-        &format!(
-            "var c = {colours}[f.properties.kind] || '#333'; \
-             var m = L.circleMarker(latlng, {{radius: 5, color: '#fff', weight: 1, opacity: 1, fillColor: c, fillOpacity: 0.95, className: 'outlet-marker'}}); \
-             m._sbStyle = {{opacity: 1, fillOpacity: 0.95}}; \
-             var set = m.setStyle; \
-             m.setStyle = function (s) {{ return s && s._sb ? set.call(this, s) : this; }}; \
-             return m;"
-        ),
-    );
-    let style = js_sys::Function::new_with_args(
-        "f",
-        &format!(
-            "var c = {colours}[f.properties.kind] || '#333'; \
-             return {{color: c, weight: 1, opacity: 0.35, fillColor: c, fillOpacity: 0.04}};"
-        ),
-    );
-    let base = format!(
-        "/map?sel=' + encodeURIComponent({}) + '{}&outlet=",
-        js_string(&spec.selection),
-        if spec.kinds.is_empty() {
-            String::new()
-        } else {
-            format!("&kinds={}", spec.kinds)
+    let details = spec.share.is_none().then(|| {
+        let mut base = format!("/map?sel={}", js_sys::encode_uri_component(&spec.selection));
+        if !spec.kinds.is_empty() {
+            base.push_str(&format!(
+                "&kinds={}",
+                js_sys::encode_uri_component(&spec.kinds)
+            ));
         }
-    );
-    // Someone viewing a share link has no account: no link to the full map.
-    let details = if spec.share.is_some() {
-        String::new()
-    } else {
-        format!(" + '<br><a href=\"{base}' + f.id + '\">details</a>'")
-    };
-    let popup = js_sys::Function::new_with_args(
-        "f, layer",
-        &format!(
-            "var p = f.properties; var e = function (s) {{ var d = document.createElement('div'); d.textContent = s; return d.innerHTML; }}; \
-             layer.bindPopup('<strong>' + e(p.name) + '</strong><br>' + e(p.kind) + ' in ' + e(p.town) + \
-             '<br>audience ' + Number(p.audience).toLocaleString('en-GB') + '<br>reach: ' + e(p.reach) + \
-             (p.demo ? '<br><em>demo data</em>' : ''){details});"
-        ),
-    );
-    // Outlets can number thousands: one canvas draws them; the boundary
-    // stays an SVG path.
-    let canvas =
-        js_sys::Function::new_no_args("return L.canvas({padding: 0.5});").call0(&JsValue::NULL)?;
-    options(&[
-        ("renderer", canvas),
-        ("pointToLayer", point.into()),
-        ("style", style.into()),
-        ("onEachFeature", popup.into()),
-    ])
+        base.push_str("&outlet=");
+        base
+    });
+    Ok(glue_outlet_options(&colours()?, details))
 }
 
 /// Says on the page that drawing failed (unless a newer drawing replaced it).

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::auth::{AuditEntry, Role, SessionSummary, UserSummary};
+use model::auth::{limits, AuditEntry, Role, SessionSummary, UserSummary};
 
 use crate::{
     components::shell::role_label,
@@ -75,10 +75,10 @@ pub fn AdminPage() -> impl IntoView {
         <section class="panel">
             <h2>"Add a user"</h2>
             <ActionForm action=add attr:class="form-grid">
-                <label>"User name" <input type="text" name="username" required autocomplete="off" /></label>
-                <label>"Display name" <input type="text" name="display_name" /></label>
+                <label>"User name" <input type="text" name="username" required autocomplete="off" maxlength=limits::USERNAME_MAX /></label>
+                <label>"Display name" <input type="text" name="display_name" maxlength=limits::DISPLAY_NAME_MAX /></label>
                 <label>"Role" <RoleSelect selected=Role::Staff /></label>
-                <label>"Password" <input type="password" name="password" required minlength="10" autocomplete="new-password" /></label>
+                <label>"Password" <input type="password" name="password" required minlength=limits::PASSWORD_MIN maxlength=limits::PASSWORD_MAX autocomplete="new-password" /></label>
                 <button type="submit" class="button button-primary">"Add user"</button>
             </ActionForm>
         </section>

@@ -25,6 +25,13 @@ pub fn LoginPage() -> impl IntoView {
                     get("retry").unwrap_or_else(|| "a few".into())
                 ),
             )),
+            Some("too_long") => Some((
+                "error",
+                format!(
+                    "A user name has at most {} characters.",
+                    model::auth::limits::USERNAME_MAX
+                ),
+            )),
             Some("unavailable") => Some((
                 "error",
                 "Switchboard could not check your sign-in just now. Try again in a moment."
@@ -61,12 +68,13 @@ pub fn LoginPage() -> impl IntoView {
                         autocomplete="username"
                         required
                         autofocus
+                        maxlength=model::auth::limits::USERNAME_MAX
                         value=move || get("user").unwrap_or_default()
                     />
                 </label>
                 <label>
                     "Password"
-                    <input type="password" name="password" autocomplete="current-password" required />
+                    <input type="password" name="password" autocomplete="current-password" required maxlength=model::auth::limits::PASSWORD_MAX />
                 </label>
                 <button type="submit" class="button button-primary">"Sign in"</button>
             </form>

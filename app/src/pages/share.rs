@@ -83,8 +83,8 @@ pub fn ShareLinksPage() -> impl IntoView {
         <section class="panel">
             <h2>"New link"</h2>
             <ActionForm action=create attr:class="form-grid">
-                <label>"Label" <input type="text" name="label" required maxlength="100" placeholder="East of England reach for the client" /></label>
-                <label>"Map selection" <input type="text" name="selection" required value=preset placeholder="county:bedfordshire" /></label>
+                <label>"Label" <input type="text" name="label" required maxlength=model::auth::limits::SHARE_LABEL_MAX placeholder="East of England reach for the client" /></label>
+                <label>"Map selection" <input type="text" name="selection" required maxlength=model::auth::limits::SHARE_SELECTION_MAX value=preset placeholder="county:bedfordshire" /></label>
                 <ExpiresSelect />
                 <button type="submit" class="button button-primary">"Create link"</button>
             </ActionForm>

@@ -1,6 +1,7 @@
 //! The server's integration tests: one binary, shared helpers in `util`.
 
 mod checklist;
+mod edge;
 mod events;
 mod http;
 mod map;

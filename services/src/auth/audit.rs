@@ -3,7 +3,7 @@
 use model::auth::AuditEntry;
 use sqlx::Row;
 
-use super::{format_time, AuthService, Client, Permission, Principal};
+use super::{clip, format_time, limits, AuthService, Client, Permission, Principal};
 use crate::Result;
 
 impl AuthService {
@@ -44,22 +44,29 @@ impl AuthService {
         target: &str,
         detail: &str,
     ) -> Result<()> {
+        // Bounded whatever a caller passes: a log entry is a line, not a payload.
+        let actor_name = clip(actor_name, limits::USERNAME_MAX + 10);
+        let action = clip(action, 64);
+        let target = clip(target, limits::AUDIT_TARGET_MAX);
+        let detail = clip(detail, limits::AUDIT_DETAIL_MAX);
+        let client_addr = clip(&client.addr, 100);
         sqlx::query(
             "INSERT INTO audit_log (at, actor_id, actor_name, action, target, detail, client_addr) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(self.clock.now())
         .bind(actor_id)
-        .bind(actor_name)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .bind(&client.addr)
+        .bind(&*actor_name)
+        .bind(&*action)
+        .bind(&*target)
+        .bind(&*detail)
+        .bind(&*client_addr)
         .execute(self.db.pool())
         .await?;
         // Live pages learn of it; the log itself is already safe, so a feed
         // that cannot publish (database gone a moment later) is only a warning.
-        let event = serde_json::json!({ "action": action, "target": target, "actor": actor_name });
+        let event =
+            serde_json::json!({ "action": &*action, "target": &*target, "actor": &*actor_name });
         if let Err(e) = self.db.bus().publish("audit", event).await {
             tracing::warn!("audit event not published: {e}");
         }

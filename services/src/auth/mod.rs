@@ -1,6 +1,14 @@
 //! Accounts: users and roles, password sign-in with throttling, sessions in
 //! the database, share links for map viewers, and the audit log.
 //!
+//! Sign-in throttling: an attempt first reserves its try (a failure row per
+//! address+user and per address, counted and written in one transaction that
+//! holds the address's row in `login_attempt_lock`, so concurrent attempts
+//! take turns), and only then may hash; success deletes the reservation.
+//! Password hashing runs under a semaphore sized to the cores: an attempt that
+//! cannot get a turn within `hash_wait` is refused with
+//! [`Error::Overloaded`] (503) rather than queued without bound.
+//!
 //! Every entry point that changes something takes the acting [`Principal`]
 //! and checks its permission here, so the web layer cannot forget to.
 
@@ -11,13 +19,13 @@ mod share;
 
 use std::{
     sync::{
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
 };
 
-pub use model::auth::{Me, Permission, Role};
+pub use model::auth::{limits, Me, Permission, Role};
 use model::auth::{SessionSummary, UserSummary};
 use sha2::{Digest as _, Sha256};
 use sqlx::Row;
@@ -73,9 +81,16 @@ pub struct AuthConfig {
     pub idle_timeout: Duration,
     /// A session ends this long after sign-in, used or not.
     pub absolute_timeout: Duration,
-    /// Failed sign-ins allowed per account and per address within `failure_window`.
+    /// Failed sign-ins allowed per account from one address within `failure_window`.
     pub max_failures: u32,
+    /// Failed sign-ins allowed from one address (any accounts) within `failure_window`.
+    pub max_address_failures: u32,
     pub failure_window: Duration,
+    /// Password hashes (sign-in checks, new passwords) computed at once; each
+    /// takes about 19 MiB and a core for a moment.
+    pub max_concurrent_hashes: usize,
+    /// How long an attempt waits for a hashing turn before it is refused (503).
+    pub hash_wait: Duration,
 }
 
 impl Default for AuthConfig {
@@ -84,7 +99,10 @@ impl Default for AuthConfig {
             idle_timeout: Duration::from_secs(8 * 3600),
             absolute_timeout: Duration::from_secs(7 * 24 * 3600),
             max_failures: 5,
+            max_address_failures: 20,
             failure_window: Duration::from_secs(15 * 60),
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, usize::from),
+            hash_wait: Duration::from_secs(3),
         }
     }
 }
@@ -129,15 +147,69 @@ pub struct AuthService {
     db: Db,
     config: AuthConfig,
     clock: Clock,
+    hashing: Arc<Hashing>,
+}
+
+/// The turns for password hashing, and how many checks ran.
+#[derive(Debug)]
+struct Hashing {
+    turns: tokio::sync::Semaphore,
+    verifications: AtomicU64,
 }
 
 /// The shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 10;
+pub const MIN_PASSWORD_LEN: usize = limits::PASSWORD_MIN;
 
 impl AuthService {
     #[must_use]
     pub fn new(db: Db, config: AuthConfig, clock: Clock) -> Self {
-        Self { db, config, clock }
+        let hashing = Arc::new(Hashing {
+            turns: tokio::sync::Semaphore::new(config.max_concurrent_hashes.max(1)),
+            verifications: AtomicU64::new(0),
+        });
+        Self {
+            db,
+            config,
+            clock,
+            hashing,
+        }
+    }
+
+    /// How many password checks (argon2 verifications) sign-ins have run.
+    #[must_use]
+    pub fn verifications(&self) -> u64 {
+        self.hashing.verifications.load(Ordering::Relaxed)
+    }
+
+    /// A turn to hash, or [`Error::Overloaded`] after `hash_wait`.
+    async fn hashing_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        match tokio::time::timeout(self.config.hash_wait, self.hashing.turns.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(Error::Internal("the hashing semaphore closed".into())),
+            Err(_) => {
+                tracing::warn!("sign-in refused: every password-hashing turn is busy");
+                Err(Error::Overloaded {
+                    retry_after_secs: self.config.hash_wait.as_secs().max(1),
+                })
+            }
+        }
+    }
+
+    /// Checks `password` against `stored` (or a hash nobody has, spending the
+    /// same time) in a hashing turn.
+    async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool> {
+        let _turn = self.hashing_turn().await?;
+        self.hashing.verifications.fetch_add(1, Ordering::Relaxed);
+        match stored {
+            Some(hash) => password::verify(password, hash).await,
+            None => password::verify_dummy(password).await.map(|()| false),
+        }
+    }
+
+    /// A new argon2id hash of `password`, in a hashing turn.
+    async fn hash(&self, password: &str) -> Result<String> {
+        let _turn = self.hashing_turn().await?;
+        password::hash(password).await
     }
 
     /// The clock this service reads.
@@ -188,6 +260,7 @@ impl AuthService {
         } else {
             display_name.trim()
         };
+        validate_display_name(display)?;
         let id = self.insert_user(username, display, role, password).await?;
         let detail = format!("role {}", role.as_str());
         match actor {
@@ -205,7 +278,7 @@ impl AuthService {
         password: &str,
     ) -> Result<i64> {
         check_password(password)?;
-        let hash = password::hash(password).await?;
+        let hash = self.hash(password).await?;
         let now = self.clock.now();
         let res = sqlx::query(
             "INSERT INTO app_user (username, display_name, role, password_hash, created_at, updated_at) \
@@ -228,11 +301,19 @@ impl AuthService {
         }
     }
 
-    /// Checks a user name and password, throttled per account and per address,
-    /// and opens a new session (a new id every time: no fixation).
+    /// Checks a user name and password, throttled per account and address and
+    /// per address, and opens a new session (a new id every time: no fixation).
+    ///
+    /// The attempt's failure rows are written before the password is checked
+    /// (see [`AuthService::reserve_attempt`]), so however many attempts arrive
+    /// at once, at most `max_failures` of them per account and address reach
+    /// argon2. A success deletes its own reservation and the account's failures
+    /// from that address.
     ///
     /// # Errors
-    /// [`Error::Throttled`], [`Error::LoginFailed`] (for a wrong name, a wrong
+    /// [`Error::Invalid`] for a user name longer than any can be (nothing is
+    /// stored), [`Error::Throttled`], [`Error::Overloaded`] when every hashing
+    /// turn is taken, [`Error::LoginFailed`] (for a wrong name, a wrong
     /// password and a disabled account alike), database errors.
     pub async fn login(
         &self,
@@ -241,45 +322,55 @@ impl AuthService {
         client: &Client,
     ) -> Result<NewSession> {
         let username = username.trim();
-        let now = self.clock.now();
-        let keys = [
-            format!("user:{}", username.to_lowercase()),
-            format!("addr:{}", client.addr),
-        ];
-        self.check_throttle(&keys, now).await?;
-
-        let row = sqlx::query(
-            "SELECT id, username, display_name, role, password_hash, disabled FROM app_user WHERE username = $1",
-        )
-        .bind(username)
-        .fetch_optional(self.db.pool())
-        .await?;
-        let verified = match &row {
-            Some(r) => {
-                let hash: String = r.try_get("password_hash")?;
-                let disabled = r.try_get::<i64, _>("disabled")? != 0;
-                password::verify(password, &hash).await? && !disabled
-            }
-            None => {
-                // Spend the same time as a real check: timing must not tell names apart.
-                password::verify_dummy(password).await?;
-                false
-            }
-        };
-        let Some(row) = row.filter(|_| verified) else {
-            for key in &keys {
-                sqlx::query("INSERT INTO login_failure (key, at) VALUES ($1, $2)")
-                    .bind(key)
-                    .bind(now)
-                    .execute(self.db.pool())
-                    .await?;
-            }
-            self.audit_raw(None, username, client, "auth.login_failed", username, "")
-                .await?;
+        if username.chars().count() > limits::USERNAME_MAX {
+            return Err(Error::Invalid(format!(
+                "a user name has at most {} characters",
+                limits::USERNAME_MAX
+            )));
+        }
+        if password.chars().count() > limits::PASSWORD_MAX {
             return Err(Error::LoginFailed);
+        }
+        let now = self.clock.now();
+        let keys = ThrottleKeys::new(username, truncate(&client.addr, 100));
+        let reservation = self.reserve_attempt(&keys, now).await?;
+
+        let checked = async {
+            let row = sqlx::query(
+                "SELECT id, username, display_name, role, password_hash, disabled FROM app_user WHERE username = $1",
+            )
+            .bind(username)
+            .fetch_optional(self.db.pool())
+            .await?;
+            let verified = match &row {
+                Some(r) => {
+                    let hash: String = r.try_get("password_hash")?;
+                    let disabled = r.try_get::<i64, _>("disabled")? != 0;
+                    self.verify(password, Some(&hash)).await? && !disabled
+                }
+                // The same time as a real check: timing must not tell names apart.
+                None => self.verify(password, None).await?,
+            };
+            Ok::<_, Error>(row.filter(|_| verified))
+        }
+        .await;
+        let row = match checked {
+            Ok(Some(row)) => row,
+            Ok(None) => {
+                // The reservation stays: it is this failure's record.
+                self.audit_raw(None, username, client, "auth.login_failed", username, "")
+                    .await?;
+                return Err(Error::LoginFailed);
+            }
+            Err(e) => {
+                // No guess was made (no hashing turn, the database): give the try back.
+                self.release_attempt(&reservation).await;
+                return Err(e);
+            }
         };
+        self.release_attempt(&reservation).await;
         sqlx::query("DELETE FROM login_failure WHERE key = $1")
-            .bind(&keys[0])
+            .bind(&keys.account)
             .execute(self.db.pool())
             .await?;
         let me = me_from_row(&row)?;
@@ -295,7 +386,7 @@ impl AuthService {
         .bind(now)
         .bind(expires)
         .bind(&client.addr)
-        .bind(truncate(&client.user_agent, 200))
+        .bind(truncate(&client.user_agent, limits::USER_AGENT_MAX))
         .execute(self.db.pool())
         .await?;
         self.audit(
@@ -311,6 +402,104 @@ impl AuthService {
             me,
             max_age: self.config.absolute_timeout,
         })
+    }
+
+    /// Reserves one try for a sign-in: in one transaction holding the
+    /// address's `login_attempt_lock` row (attempts from one address take
+    /// turns; every key below names the address), counts the failures in the
+    /// window per account+address and per address, refuses when either is at
+    /// its limit, else writes a failure row for each and answers their ids.
+    async fn reserve_attempt(&self, keys: &ThrottleKeys, now: i64) -> Result<Vec<i64>> {
+        let window = secs(self.config.failure_window);
+        let since = now - window;
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO login_attempt_lock (key, at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET at = excluded.at",
+        )
+        .bind(&keys.address)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM login_failure WHERE (key = $1 OR key = $2) AND at < $3")
+            .bind(&keys.account)
+            .bind(&keys.address)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
+        let limits = [
+            (&keys.account, self.config.max_failures),
+            (&keys.address, self.config.max_address_failures),
+        ];
+        for (key, limit) in limits {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failure WHERE key = $1 AND at >= $2",
+            )
+            .bind(key)
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await?;
+            let n: i64 = row.try_get("n")?;
+            if n >= i64::from(limit) {
+                let first: Option<i64> = row.try_get("first")?;
+                tx.rollback().await?;
+                let retry = (first.unwrap_or(now) + window - now).max(1);
+                return Err(Error::Throttled {
+                    retry_after_secs: u64::try_from(retry).unwrap_or(1),
+                });
+            }
+        }
+        let mut ids = Vec::with_capacity(2);
+        for key in [&keys.account, &keys.address] {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO login_failure (key, at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(key)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Deletes a reservation (the attempt succeeded, or never got to guess).
+    /// A failure here leaves the rows to expire with the window.
+    async fn release_attempt(&self, ids: &[i64]) {
+        for id in ids {
+            if let Err(e) = sqlx::query("DELETE FROM login_failure WHERE id = $1")
+                .bind(id)
+                .execute(self.db.pool())
+                .await
+            {
+                tracing::warn!("a sign-in reservation was not released: {e}");
+            }
+        }
+    }
+
+    /// Clears the sign-in throttle of a user name, from every address
+    /// (`switchboard user unlock`). Answers how many failures it removed.
+    ///
+    /// # Errors
+    /// A malformed user name; database errors.
+    pub async fn unlock(&self, username: &str) -> Result<u64> {
+        let username = username.trim();
+        validate_username(username)?;
+        let prefix = ThrottleKeys::account_prefix(username);
+        let n = sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2")
+            .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+            .bind(&prefix)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected();
+        self.audit_system(
+            "user.unlock",
+            username,
+            &format!("{n} sign-in failure(s) cleared"),
+        )
+        .await?;
+        Ok(n)
     }
 
     /// Housekeeping: deletes expired sessions, idle sessions and sign-in
@@ -332,33 +521,13 @@ impl AuthService {
             .execute(self.db.pool())
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM login_attempt_lock WHERE at < $1")
+            .bind(now - secs(self.config.failure_window))
+            .execute(self.db.pool())
+            .await?;
         Ok(format!(
             "removed {sessions} expired session(s) and {failures} old sign-in failure(s)"
         ))
-    }
-
-    async fn check_throttle(&self, keys: &[String], now: i64) -> Result<()> {
-        let since = now - secs(self.config.failure_window);
-        sqlx::query("DELETE FROM login_failure WHERE at < $1")
-            .bind(since)
-            .execute(self.db.pool())
-            .await?;
-        for key in keys {
-            let row = sqlx::query("SELECT COUNT(*) AS n, MIN(at) AS first FROM login_failure WHERE key = $1 AND at >= $2")
-                .bind(key)
-                .bind(since)
-                .fetch_one(self.db.pool())
-                .await?;
-            let n: i64 = row.try_get("n")?;
-            if n >= i64::from(self.config.max_failures) {
-                let first: i64 = row.try_get("first")?;
-                let retry = (first + secs(self.config.failure_window) - now).max(1);
-                return Err(Error::Throttled {
-                    retry_after_secs: u64::try_from(retry).unwrap_or(1),
-                });
-            }
-        }
-        Ok(())
     }
 
     /// The principal a session cookie stands for; `Anonymous` when the token is
@@ -509,7 +678,7 @@ impl AuthService {
         who.require(Permission::ManageUsers)?;
         let name = self.username_of(user_id).await?;
         let password = password::random_password()?;
-        let hash = password::hash(&password).await?;
+        let hash = self.hash(&password).await?;
         let mut tx = self.db.pool().begin().await?;
         sqlx::query("UPDATE app_user SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
@@ -640,24 +809,62 @@ async fn delete_sessions_of<'e>(ex: impl sqlx::any::AnyExecutor<'e>, user_id: i6
         .rows_affected())
 }
 
+/// The throttle's keys for one attempt: the account from this address, and
+/// the address. (A user name has no `|`, so a key's account prefix is exact.)
+struct ThrottleKeys {
+    account: String,
+    address: String,
+}
+
+impl ThrottleKeys {
+    fn new(username: &str, addr: &str) -> Self {
+        Self {
+            account: format!("{}{addr}", Self::account_prefix(username)),
+            address: format!("addr:{addr}"),
+        }
+    }
+
+    fn account_prefix(username: &str) -> String {
+        format!("user:{}|addr:", username.to_lowercase())
+    }
+}
+
 fn validate_username(name: &str) -> Result<()> {
-    let ok = (2..=40).contains(&name.len())
+    let ok = (2..=limits::USERNAME_MAX).contains(&name.len())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(
-            "a user name is 2 to 40 letters, digits or . _ - @".into(),
-        ))
+        Err(Error::Invalid(format!(
+            "a user name is 2 to {} letters, digits or . _ - @",
+            limits::USERNAME_MAX
+        )))
     }
 }
 
+fn validate_display_name(name: &str) -> Result<()> {
+    if name.chars().count() > limits::DISPLAY_NAME_MAX || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(format!(
+            "a display name is at most {} characters, on one line",
+            limits::DISPLAY_NAME_MAX
+        )));
+    }
+    Ok(())
+}
+
 fn check_password(password: &str) -> Result<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_LEN {
         return Err(Error::Invalid(format!(
             "a password needs at least {MIN_PASSWORD_LEN} characters"
+        )));
+    }
+    if n > limits::PASSWORD_MAX {
+        return Err(Error::Invalid(format!(
+            "a password has at most {} characters",
+            limits::PASSWORD_MAX
         )));
     }
     Ok(())
@@ -674,10 +881,25 @@ fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
+/// At most `max` characters of `s`.
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+/// At most `max` characters of `s`; a cut one ends with `…` (within `max`).
+pub(crate) fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(max) {
+        Some(_) => {
+            let keep = s
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(s.len(), |(i, _)| i);
+            std::borrow::Cow::Owned(format!("{}…", &s[..keep]))
+        }
+        None => std::borrow::Cow::Borrowed(s),
     }
 }
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 use model::auth::{ShareLinkSummary, ShareState};
 use sqlx::Row;
 
-use super::{format_time, password, secs, token_hash, AuthService, Client, Permission, Principal};
+use super::{
+    format_time, limits, password, secs, token_hash, AuthService, Client, Permission, Principal,
+};
 use crate::{Error, Result};
 
 /// What an opened share link grants: one selection, read-only.
@@ -34,20 +36,25 @@ impl AuthService {
         let me = who.require(Permission::ManageShareLinks)?;
         let selection = selection.trim();
         if selection.is_empty()
-            || selection.len() > 200
+            || selection.len() > limits::SHARE_SELECTION_MAX
             || !selection
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '_' | ':' | '-' | '.'))
         {
-            return Err(Error::Invalid(
-                "a selection is up to 200 letters, digits or , _ : - .".into(),
-            ));
+            return Err(Error::Invalid(format!(
+                "a selection is up to {} letters, digits or , _ : - .",
+                limits::SHARE_SELECTION_MAX
+            )));
         }
         let label = label.trim();
-        if label.is_empty() || label.chars().count() > 100 {
-            return Err(Error::Invalid(
-                "give the link a label of up to 100 characters".into(),
-            ));
+        if label.is_empty()
+            || label.chars().count() > limits::SHARE_LABEL_MAX
+            || label.chars().any(char::is_control)
+        {
+            return Err(Error::Invalid(format!(
+                "give the link a label of up to {} characters, on one line",
+                limits::SHARE_LABEL_MAX
+            )));
         }
         if expires_in.is_some_and(|d| d.is_zero()) {
             return Err(Error::Invalid("an expiry must be in the future".into()));

@@ -91,21 +91,21 @@ async fn wrong_name_and_wrong_password_fail_alike() {
 }
 
 #[tokio::test]
-async fn repeated_failures_throttle_the_account_until_the_window_passes() {
+async fn repeated_failures_throttle_the_account_from_that_address_until_the_window_passes() {
     let f = fixture().await;
     add(&f, "alice", Role::Staff).await;
-    for i in 0..5 {
-        // From different addresses: the account's own counter trips.
+    let attacker = client("10.0.1.1");
+    for _ in 0..5 {
         let err = f
             .auth
-            .login("alice", "nope nope nope", &client(&format!("10.0.1.{i}")))
+            .login("alice", "nope nope nope", &attacker)
             .await
             .expect_err("wrong");
         assert!(matches!(err, Error::LoginFailed));
     }
     let err = f
         .auth
-        .login("alice", "correct horse battery", &client("10.0.2.1"))
+        .login("alice", "correct horse battery", &attacker)
         .await
         .expect_err("throttled even with the right password");
     let Error::Throttled { retry_after_secs } = err else {
@@ -113,9 +113,14 @@ async fn repeated_failures_throttle_the_account_until_the_window_passes() {
     };
     assert!(retry_after_secs > 0 && retry_after_secs <= 15 * 60);
     assert!(err.to_string().contains("try again in"));
-    f.auth.clock().advance(Duration::from_secs(15 * 60 + 1));
+    // The real alice, elsewhere, is not locked out by someone else's guesses.
     f.auth
         .login("alice", "correct horse battery", &client("10.0.2.1"))
+        .await
+        .expect("another address signs in");
+    f.auth.clock().advance(Duration::from_secs(15 * 60 + 1));
+    f.auth
+        .login("alice", "correct horse battery", &attacker)
         .await
         .expect("the window passed");
 }
@@ -125,7 +130,8 @@ async fn one_address_guessing_many_accounts_is_throttled() {
     let f = fixture().await;
     add(&f, "bob", Role::Viewer).await;
     let c = client("192.0.2.9");
-    for i in 0..5 {
+    let cap = AuthConfig::default().max_address_failures;
+    for i in 0..cap {
         let _ = f.auth.login(&format!("user{i}"), "whatever12345", &c).await;
     }
     let err = f
@@ -139,6 +145,141 @@ async fn one_address_guessing_many_accounts_is_throttled() {
         .login("bob", "correct horse battery", &client("192.0.2.10"))
         .await
         .expect("other address");
+}
+
+/// The flood of issue 17: many wrong guesses at once for one account from one
+/// address. Each attempt reserves its try before hashing, so at most
+/// `max_failures` reach argon2 and the rest are throttled without hashing.
+#[tokio::test]
+async fn a_concurrent_flood_gets_at_most_max_failures_guesses() {
+    let f = fixture().await;
+    add(&f, "admin1", Role::Admin).await;
+    let before = f.auth.verifications();
+    let attacker = client("203.0.113.66");
+    let attempts = (0..50).map(|i| {
+        let auth = f.auth.clone();
+        let c = attacker.clone();
+        tokio::spawn(async move { auth.login("admin1", &format!("guess number {i}"), &c).await })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let (mut failed, mut throttled) = (0, 0);
+    for r in results {
+        match r.expect("task") {
+            Err(Error::LoginFailed) => failed += 1,
+            Err(Error::Throttled { .. }) => throttled += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let max = AuthConfig::default().max_failures;
+    assert_eq!(failed, max, "exactly the allowed guesses were tried");
+    assert_eq!(throttled, 50 - max);
+    assert_eq!(
+        f.auth.verifications() - before,
+        u64::from(max),
+        "argon2 ran once per allowed guess and never for a throttled one"
+    );
+    // The real admin, from their own address, still gets in.
+    f.auth
+        .login("admin1", "correct horse battery", &client("198.51.100.1"))
+        .await
+        .expect("the admin from another address");
+    // And `switchboard user unlock` clears the attacker's address too.
+    let cleared = f.auth.unlock("admin1").await.expect("unlock");
+    assert_eq!(cleared, u64::from(max));
+    f.auth
+        .login("admin1", "correct horse battery", &attacker)
+        .await
+        .expect("unlocked");
+}
+
+/// Hashing is bounded: when every turn is taken for longer than `hash_wait`,
+/// a sign-in is refused as overloaded (503), and its reservation is given back.
+#[tokio::test]
+async fn hashing_turns_are_bounded_and_overload_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = crate::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let config = AuthConfig {
+        max_concurrent_hashes: 1,
+        hash_wait: Duration::from_millis(1),
+        ..AuthConfig::default()
+    };
+    let auth = AuthService::new(db.clone(), config, Clock::default());
+    auth.add_user(None, "dave", "", Role::Staff, "correct horse battery")
+        .await
+        .expect("add");
+    let turn = auth.hashing.turns.acquire().await.expect("the only turn");
+    let err = auth
+        .login("dave", "correct horse battery", &client("10.9.9.9"))
+        .await
+        .expect_err("busy");
+    let Error::Overloaded { retry_after_secs } = err else {
+        panic!("{err:?}")
+    };
+    assert!(retry_after_secs >= 1);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failure")
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "an attempt that never guessed counts for nothing");
+    drop(turn);
+    auth.login("dave", "correct horse battery", &client("10.9.9.9"))
+        .await
+        .expect("a turn is free again");
+}
+
+#[tokio::test]
+async fn oversized_names_are_refused_before_anything_is_stored_or_hashed() {
+    let f = fixture().await;
+    let before = f.auth.verifications();
+    let huge = "a".repeat(2 * 1024 * 1024);
+    let err = f
+        .auth
+        .login(&huge, "whatever12345", &client("10.3.3.3"))
+        .await
+        .expect_err("too long");
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("at most 40"), "{err}");
+    assert_eq!(f.auth.verifications(), before, "nothing hashed");
+    for table in ["login_failure", "audit_log", "login_attempt_lock"] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                .fetch_one(f.db.pool())
+                .await
+                .expect("count");
+        assert_eq!(n, 0, "{table}");
+    }
+    // The same bounds when adding users and share links.
+    for (name, display) in [
+        ("x".repeat(41), String::new()),
+        ("ok_name".into(), "d".repeat(101)),
+    ] {
+        let err = f
+            .auth
+            .add_user(None, &name, &display, Role::Viewer, "correct horse battery")
+            .await
+            .expect_err("too long");
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    }
+    let err = f
+        .auth
+        .add_user(None, "longpw", "", Role::Viewer, &"p".repeat(1025))
+        .await
+        .expect_err("password too long");
+    assert!(err.to_string().contains("at most 1024"), "{err}");
+    // Audit details are cut, whatever a caller passes.
+    f.auth
+        .audit_system("test.long", &"t".repeat(5000), &"d".repeat(50_000))
+        .await
+        .expect("audit");
+    let (target, detail): (String, String) =
+        sqlx::query_as("SELECT target, detail FROM audit_log WHERE action = 'test.long'")
+            .fetch_one(f.db.pool())
+            .await
+            .expect("row");
+    assert_eq!(target.chars().count(), limits::AUDIT_TARGET_MAX);
+    assert_eq!(detail.chars().count(), limits::AUDIT_DETAIL_MAX);
+    assert!(detail.ends_with('…'));
 }
 
 #[tokio::test]
