@@ -4,11 +4,12 @@
 --   base   a basemap tile somewhere over the UK, mostly never asked before
 --   cover  a coverage tile of the selection, mostly never asked before
 --   far    a tile out of range (zoom 20, or x/y past the edge)
---   login  a wrong password for "admin" (the attacker's guess)
+--   login  a wrong password for the user, from the attacker's address
 -- Answers are counted per status; `done` prints one line per status:
 --   status <code> <count>
 -- (a 429 or 503 without Retry-After is also counted as status -429 / -503).
 -- wrk's args: <kind> <cookie> <coverage tile URL with {z}/{x}/{y}> <host:port>
+--             <user name> <attacker's address, sent as X-Forwarded-For>
 
 local threads = {}
 local next_id = 1
@@ -26,6 +27,8 @@ function init(args)
   cookie = args[2]
   cover = args[3]
   host = args[4]
+  user = args[5]
+  attacker = args[6]
   counts = {}
   math.randomseed(os.time() * 100 + id)
 end
@@ -62,10 +65,11 @@ function request()
     end
     return wrk.format("GET", string.format("/tiles/base/%d/%d/%d.png", z, x, y))
   else
-    local body = "username=admin&password=guess" .. math.random(1, 1e9) .. "&next=%2F"
+    local body = "username=" .. user .. "&password=guess" .. math.random(1, 1e9) .. "&next=%2F"
     return wrk.format("POST", "/login", {
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Origin"] = "http://" .. host,
+      ["X-Forwarded-For"] = attacker,
     }, body)
   end
 end

@@ -50,10 +50,25 @@ pub(crate) fn request(
     cookie: Option<&str>,
     form: Option<&str>,
 ) -> Result<Reply> {
+    request_with(addr, method, path, cookie, form, &[])
+}
+
+/// [`request`] with more header lines (`Name: value`).
+pub(crate) fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+    headers: &[&str],
+) -> Result<Reply> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("connect {addr}"))?;
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
+    for h in headers {
+        req.push_str(&format!("{h}\r\n"));
+    }
     if method != "GET" {
         req.push_str(&format!("Origin: http://{addr}\r\n"));
     }
@@ -116,12 +131,23 @@ fn raw_request(
 
 /// Signs in with the form, as a browser does; the session cookie's value.
 pub(crate) fn sign_in(addr: SocketAddr, user: &str, password: &str) -> Result<String> {
-    let reply = request(
+    sign_in_with(addr, user, password, &[])
+}
+
+/// [`sign_in`] with more header lines (an `X-Forwarded-For`, say).
+pub(crate) fn sign_in_with(
+    addr: SocketAddr,
+    user: &str,
+    password: &str,
+    headers: &[&str],
+) -> Result<String> {
+    let reply = request_with(
         addr,
         "POST",
         "/login",
         None,
         Some(&format!("username={user}&password={password}&next=/")),
+        headers,
     )?;
     let cookie = reply
         .header("set-cookie")

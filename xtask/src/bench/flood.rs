@@ -5,12 +5,18 @@
 //! `admin`. One `wrk` per kind (`xtask/bench/flood.lua` counts the answers by
 //! status), all started together.
 //!
+//! The server runs as behind HAProxy (`--trust-forwarded-for`): the wrong
+//! passwords come from the attacker's address in `X-Forwarded-For`, and they
+//! are for the real user the pages are loaded as.
+//!
 //! It fails unless every answer is one the server means to give: a page or a
 //! redirect, a tile, 404 for a tile out of range, 429 or 503 (with
 //! Retry-After) for work it sheds. wrk's socket errors (connect, read, write,
 //! timeout) count as failures. Afterwards the server must still answer
-//! `/healthz` and sign a real user in, from the same address the flood came
-//! from. The server's RSS is read before, every 100 ms during, and after.
+//! `/healthz`, the attacked user must sign in from another address, and the
+//! attacker's address must be refused even with the right password (the
+//! throttle held). The server's RSS is read before, every 100 ms during, and
+//! after.
 
 use std::{
     collections::BTreeMap,
@@ -28,10 +34,15 @@ use anyhow::{ensure, Context as _, Result};
 
 use super::health::rss_kib;
 use crate::{
-    replicas::{self, sign_in},
+    replicas::{self, sign_in, sign_in_with},
     serve::{add_user_with, random_password, Server},
     Workspace,
 };
+
+/// Where the wrong passwords come from, and where the real user signs in
+/// from afterwards (documentation ranges, as a proxy would report them).
+const ATTACKER_ADDR: &str = "198.51.100.7";
+const USER_ADDR: &str = "203.0.113.9";
 
 /// One kind of request, its connections, and the statuses it may answer.
 struct Kind {
@@ -69,7 +80,7 @@ const KINDS: &[Kind] = &[
     },
     Kind {
         name: "login",
-        what: "wrong passwords for admin",
+        what: "wrong passwords for the user, from one address",
         connections: 40,
         allowed: &[303, 429, 503],
     },
@@ -98,7 +109,7 @@ pub(crate) fn run(ws: &Workspace, bin: &Path) -> Result<()> {
         &ws.site(),
         &data,
         &log,
-        &["--tile-cache-dir", &cache_arg],
+        &["--tile-cache-dir", &cache_arg, "--trust-forwarded-for"],
     )?;
     let result = flood(ws, &server, &password, &cache);
     let clean = server.stop();
@@ -168,8 +179,23 @@ fn flood(ws: &Workspace, server: &Server, password: &str, cache: &Path) -> Resul
         "/healthz after the flood: HTTP {}",
         health.status
     );
-    sign_in(server.addr, "bench", password)
-        .context("a real user signing in after the flood (same address)")?;
+    sign_in_with(
+        server.addr,
+        "bench",
+        password,
+        &[&format!("X-Forwarded-For: {USER_ADDR}")],
+    )
+    .context("the attacked user signing in from another address after the flood")?;
+    let attacker = sign_in_with(
+        server.addr,
+        "bench",
+        password,
+        &[&format!("X-Forwarded-For: {ATTACKER_ADDR}")],
+    );
+    ensure!(
+        attacker.is_err(),
+        "the attacker's address signed in with the right password after the flood: the throttle did not hold"
+    );
     let cache_bytes = dir_bytes(cache);
 
     let mut problems = Vec::new();
@@ -210,7 +236,7 @@ fn flood(ws: &Workspace, server: &Server, password: &str, cache: &Path) -> Resul
     }
     out.push_str(&format!(
         "\nServer RSS: {:.0} MiB before, {:.0} MiB at the peak, {:.0} MiB after. Tile disk cache after: {:.1} MiB.\n\
-         After the flood: /healthz 200, and a real user signed in from the flood's address.",
+         After the flood: /healthz 200; the attacked user signed in from another address; the attacker's address was refused the right password.",
         mib(rss_before),
         mib(rss_peak),
         mib(rss_after),
@@ -244,7 +270,15 @@ fn wrk(
         .arg("-s")
         .arg(script)
         .arg(format!("http://{addr}"))
-        .args(["--", kind.name, cookie, cover, &addr.to_string()])
+        .args([
+            "--",
+            kind.name,
+            cookie,
+            cover,
+            &addr.to_string(),
+            "bench",
+            ATTACKER_ADDR,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
