@@ -37,6 +37,10 @@ pub enum Error {
     /// the message says who and what, and nothing was stored.
     #[error("{0}")]
     Conflict(String),
+    /// Too much is asked at once (a full render queue): refused before any work,
+    /// answered 503 with `Retry-After`.
+    #[error("the server is busy with {what}: try again in {retry_after_secs} s")]
+    Overloaded { what: String, retry_after_secs: u64 },
     /// The database could not be reached or answered an error.
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),
