@@ -128,6 +128,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0008_firewall.sql"),
         postgres: sql_file!("postgres/0008_firewall.sql"),
     },
+    Step {
+        version: 11,
+        description: "indexes for retention",
+        sqlite: sql_file!("0011_retention.sql"),
+        postgres: sql_file!("0011_retention.sql"),
+    },
 ];
 
 #[derive(Debug)]
