@@ -419,11 +419,13 @@ mod tests {
         for (i, table) in Table::ALL.iter().enumerate() {
             assert_eq!(table.days(&c.retention.0) as usize, i, "{table:?}");
         }
-        match parse(&["--retain-audit-days", "-1"]) {
-            Err(ConfigError::Invalid(line)) => {
-                assert!(line.contains("retain-audit-days"), "{line}")
+        for bad in ["--retain-audit-days=-1", "--retain-audit-days=40000"] {
+            match parse(&[bad]) {
+                Err(ConfigError::Invalid(line)) => {
+                    assert!(line.contains("retain-audit-days"), "{line}");
+                }
+                other => panic!("{bad}: {other:?}"),
             }
-            other => panic!("{other:?}"),
         }
     }
 
