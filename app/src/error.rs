@@ -81,7 +81,7 @@ impl From<services::Error> for AppError {
             E::Busy(why) => Self::Busy(capitalise(why)),
             E::Conflict(why) => Self::Conflict(capitalise(why)),
             E::LoginFailed | E::Throttled { .. } => Self::Invalid(capitalise(&err.to_string())),
-            E::Overloaded { .. } => Self::Unavailable(err.to_string()),
+            E::Overloaded { .. } => Self::Unavailable(capitalise(&err.to_string())),
             E::Database(_) | E::Migrate(_) | E::Internal(_) => {
                 tracing::error!(error = ?err, "service failure");
                 Self::Unavailable(err.to_string())

@@ -1,5 +1,6 @@
 //! How the plain JSON/file routes (features, tiles) answer a service error:
-//! the fitting status and `{"error": "<a sentence>"}`. Server functions answer
+//! the fitting status and `{"error": "<a sentence>"}` (and `Retry-After` when
+//! the server is too busy). Server functions answer
 //! through `app::error::AppError` instead.
 
 use axum::{
@@ -11,6 +12,7 @@ use services::Error;
 
 pub fn error(e: &Error) -> Response {
     let status = match e {
+        Error::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
         Error::Gone(_) => StatusCode::GONE,
         Error::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -32,5 +34,15 @@ pub fn error(e: &Error) -> Response {
                 .unwrap_or_default()
         }
     };
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+    let mut response = (status, Json(serde_json::json!({ "error": message }))).into_response();
+    if let Error::Overloaded {
+        retry_after_secs, ..
+    } = e
+    {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(*retry_after_secs),
+        );
+    }
+    response
 }

@@ -187,7 +187,9 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Response {
             }
             res
         }
-        Err(Error::Overloaded { retry_after_secs }) => {
+        Err(Error::Overloaded {
+            retry_after_secs, ..
+        }) => {
             // Every hashing turn is taken: nothing was tried, and the account's
             // throttle is untouched. A real 503 (load balancers and the load
             // test count it), with a page that says what to do.

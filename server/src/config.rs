@@ -50,8 +50,8 @@ pub struct Config {
     #[arg(long = "trusted-proxy", value_name = "CIDR", env = "SWITCHBOARD_TRUSTED_PROXY", value_delimiter = ',', value_parser = crate::forwarded::parse_cidr)]
     pub trusted_proxy: Vec<ipnet::IpNet>,
 
-    /// Seconds between housekeeping runs (pruning expired sessions); one
-    /// replica runs each, however many there are.
+    /// Seconds between housekeeping runs (pruning expired sessions and history
+    /// past its retention); one replica runs each, however many there are.
     #[arg(long, env = "SWITCHBOARD_HOUSEKEEPING_EVERY", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub housekeeping_every: u64,
 
@@ -85,6 +85,17 @@ pub struct Config {
     /// A folder for rendered tiles on disk (optional; may be shared by replicas).
     #[arg(long, env = "SWITCHBOARD_TILE_CACHE_DIR")]
     pub tile_cache_dir: Option<PathBuf>,
+
+    /// Bytes of disk `--tile-cache-dir` may use; the least recently used tiles
+    /// are deleted beyond it (each file counts its 4 KiB blocks plus one).
+    #[arg(long, env = "SWITCHBOARD_TILE_CACHE_MAX_BYTES", default_value_t = services::tiles::DEFAULT_DISK_MAX_BYTES, value_parser = clap::value_parser!(u64).range(1_048_576..))]
+    pub tile_cache_max_bytes: u64,
+
+    /// Tile renders queued or running at once; a tile needing a render beyond
+    /// it is answered 503 with Retry-After. Default: 4 per render thread (one
+    /// thread per core).
+    #[arg(long, env = "SWITCHBOARD_TILE_RENDER_QUEUE", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tile_render_queue: Option<u32>,
 
     /// Do not remember empty tiles (render them again each time).
     #[arg(long, env = "SWITCHBOARD_NO_EMPTY_TILE_CACHE")]
@@ -135,8 +146,64 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_FIREWALL_CONFIG")]
     pub firewall_config: Option<PathBuf>,
 
+    /// `--retain-*-days`: how long each history table keeps its rows.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// One `--retain-<table>-days` flag (and `SWITCHBOARD_RETAIN_...` variable) per
+/// table in `services::housekeeping::Table::ALL`: a table given retention there
+/// gets its flag here with nothing else to change.
+#[derive(Clone, Debug, Default)]
+pub struct RetentionArgs(pub services::housekeeping::Retention);
+
+impl clap::FromArgMatches for RetentionArgs {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut retention = services::housekeeping::Retention::default();
+        for &table in services::housekeeping::Table::ALL {
+            if let Some(days) = matches.get_one::<u32>(table.flag()) {
+                table.set_days(&mut retention, *days);
+            }
+        }
+        Ok(Self(retention))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for RetentionArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        services::housekeeping::Table::ALL
+            .iter()
+            .fold(cmd, |cmd, &table| {
+                let kept = match table.always_kept() {
+                    "" => String::new(),
+                    kept => format!("; {kept} always stays"),
+                };
+                cmd.arg(
+                    clap::Arg::new(table.flag())
+                        .long(table.flag())
+                        .env(table.env())
+                        .value_name("DAYS")
+                        .value_parser(clap::value_parser!(u32).range(0..=36_500))
+                        .help(format!(
+                            "Days {} keeps its rows, pruned by housekeeping (0: forever{kept}) [default: {}]",
+                            table.name(),
+                            table.default_days()
+                        )),
+                )
+            })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
 }
 
 /// What to do; serving is the default.
@@ -377,6 +444,30 @@ mod tests {
     }
 
     #[test]
+    fn every_retained_table_has_a_flag_with_its_default() {
+        use services::housekeeping::{Retention, Table};
+        let c = parse(&["--data-dir", "/tmp/sb"]).expect("defaults");
+        assert_eq!(c.retention.0, Retention::default());
+        let mut args = vec!["--data-dir".to_owned(), "/tmp/sb".to_owned()];
+        for (i, table) in Table::ALL.iter().enumerate() {
+            args.push(format!("--{}", table.flag()));
+            args.push(i.to_string());
+        }
+        let c = parse(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("flags");
+        for (i, table) in Table::ALL.iter().enumerate() {
+            assert_eq!(table.days(&c.retention.0) as usize, i, "{table:?}");
+        }
+        for bad in ["--retain-audit-days=-1", "--retain-audit-days=40000"] {
+            match parse(&[bad]) {
+                Err(ConfigError::Invalid(line)) => {
+                    assert!(line.contains("retain-audit-days"), "{line}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn bad_values_give_one_line() {
         for args in [
             &["--bind", "not-an-address"][..],
@@ -386,6 +477,9 @@ mod tests {
             &["--trust-forwarded-for", "--trusted-proxy", "10.0.0.0/33"],
             &["--trust-forwarded-for", "--trusted-proxy", "proxy.example"],
             &["--trusted-proxy", "10.0.0.0/8"],
+            &["--retain-job-runs-days", "forever"],
+            &["--tile-cache-max-bytes", "10"],
+            &["--tile-render-queue", "0"],
         ] {
             match parse(args) {
                 Err(ConfigError::Invalid(line)) => {

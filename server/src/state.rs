@@ -81,11 +81,14 @@ impl AppState {
         tracing::info!(database = %redact(&url), engine = db.engine().name(), "database ready");
         let mut jobs = JobSettings {
             housekeeping_every: std::time::Duration::from_secs(config.housekeeping_every),
+            retention: config.retention.0.clone(),
             tiles: services::tiles::TileSettings {
                 memory_bytes: usize::try_from(config.tile_cache_mb * 1024 * 1024)
                     .unwrap_or(usize::MAX),
                 disk: config.tile_cache_dir.clone(),
+                disk_max_bytes: config.tile_cache_max_bytes,
                 cache_empty: !config.no_empty_tile_cache,
+                ..services::tiles::TileSettings::default()
             },
             checks: services::probe::ProbeConfig {
                 dns_server: config.check_dns,
@@ -115,6 +118,10 @@ impl AppState {
             },
             ..services::health::HealthSettings::default()
         };
+        if let Some(queue) = config.tile_render_queue {
+            // Checked by clap: 1 to 100 000.
+            jobs.tiles.render_queue = usize::try_from(queue).unwrap_or(usize::MAX);
+        }
         let services = Services::with_jobs(db, AuthConfig::default(), &jobs);
         services
             .health
@@ -126,6 +133,11 @@ impl AppState {
             .seed(config.demo_outlets as usize)
             .await
             .context("cannot load the map data")?;
+        services
+            .tiles
+            .prepare_disk()
+            .await
+            .context("cannot prepare the tile disk cache")?;
         Ok(Self::new(config, services))
     }
 

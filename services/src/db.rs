@@ -134,6 +134,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0009_login_throttle.sql"),
         postgres: sql_file!("postgres/0009_login_throttle.sql"),
     },
+    Step {
+        version: 11,
+        description: "indexes for retention",
+        sqlite: sql_file!("0011_retention.sql"),
+        postgres: sql_file!("0011_retention.sql"),
+    },
 ];
 
 #[derive(Debug)]

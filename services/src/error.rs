@@ -26,10 +26,6 @@ pub enum Error {
     /// Too many failed sign-ins for this account or address.
     #[error("too many failed sign-ins: try again in {} minute(s)", retry_after_secs.div_ceil(60))]
     Throttled { retry_after_secs: u64 },
-    /// The server is at its limit for this kind of work (every password-hashing
-    /// turn is taken): nothing was done; try again shortly (503 + Retry-After).
-    #[error("Switchboard is busy: try again in {retry_after_secs} second(s)")]
-    Overloaded { retry_after_secs: u64 },
     /// The thing existed but is no more (a revoked or expired share link).
     #[error("{0}")]
     Gone(String),
@@ -41,6 +37,11 @@ pub enum Error {
     /// the message says who and what, and nothing was stored.
     #[error("{0}")]
     Conflict(String),
+    /// The server is at its limit for this kind of work (every password-hashing
+    /// turn is taken, the render queue is full): refused before any work,
+    /// nothing was done; answered 503 with `Retry-After`.
+    #[error("the server is busy with {what}: try again in {retry_after_secs} s")]
+    Overloaded { what: String, retry_after_secs: u64 },
     /// The database could not be reached or answered an error.
     #[error("the database is unavailable")]
     Database(#[from] sqlx::Error),

@@ -12,6 +12,7 @@ pub mod events;
 pub mod firewall;
 pub mod geo;
 pub mod health;
+pub mod housekeeping;
 pub mod jobs;
 pub mod probe;
 #[cfg(any(test, feature = "test-support"))]
@@ -44,8 +45,11 @@ pub struct Services {
 /// Settings of the background work: job timings and the tile caches.
 #[derive(Clone, Debug)]
 pub struct JobSettings {
-    /// Pruning expired sessions and old sign-in failures.
+    /// Pruning expired sessions, old sign-in failures and history past its
+    /// retention.
     pub housekeeping_every: std::time::Duration,
+    /// How long each history table keeps its rows.
+    pub retention: housekeeping::Retention,
     /// The tile caches.
     pub tiles: tiles::TileSettings,
     /// How the checklist's automated checks reach DNS, TLS and ports.
@@ -60,6 +64,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         Self {
             housekeeping_every: std::time::Duration::from_secs(600),
+            retention: housekeeping::Retention::default(),
             tiles: tiles::TileSettings::default(),
             checks: probe::ProbeConfig::default(),
             health: health::HealthSettings::default(),
@@ -80,26 +85,11 @@ impl Services {
     pub fn with_jobs(db: Db, auth: auth::AuthConfig, jobs: &JobSettings) -> Self {
         let auth = auth::AuthService::new(db.clone(), auth, auth::Clock::default());
         let atlas_service = atlas::AtlasService::new(db.clone());
-        let housekeeping: jobs::JobFn = {
-            let auth = auth.clone();
-            std::sync::Arc::new(move |_ctx| {
-                let auth = auth.clone();
-                Box::pin(async move { auth.prune().await })
-            })
-        };
+        let housekeeping =
+            housekeeping::Housekeeping::new(db.clone(), auth.clone(), jobs.retention.clone());
         let health = health::HealthService::new(db.clone(), jobs.health.clone());
         let firewall = firewall::FirewallService::new(db.clone(), jobs.firewall.clone());
-        let mut registered = vec![
-            (
-                jobs::JobSpec {
-                    name: "housekeeping",
-                    interval: jobs.housekeeping_every,
-                    lease_ttl: std::time::Duration::from_secs(30),
-                },
-                housekeeping,
-            ),
-            health.job(),
-        ];
+        let mut registered = vec![housekeeping.job(jobs.housekeeping_every), health.job()];
         registered.extend(firewall.job());
         let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), registered);
         Self {

@@ -9,9 +9,12 @@
 
 pub mod base;
 pub mod cache;
+mod disk;
 mod pool;
 
-pub use cache::{Tile, TileKey, TileService, TileSettings};
+pub use cache::{
+    Tile, TileKey, TileService, TileSettings, DEFAULT_DISK_MAX_BYTES, QUEUE_PER_THREAD,
+};
 
 use geo::Polygon;
 use model::geo::OutletKind;

@@ -59,8 +59,10 @@ fn run() -> Result<()> {
             }
         }
         Some("e2e") => {
-            // The browser tests alone, against a fresh dev build.
+            // The browser tests alone, against a fresh dev build (the firewall
+            // page's server reads moto, as in `test`).
             tools::ensure_build_tools(&ws)?;
+            tools::ensure_test_peers(&ws)?;
             build::site(&ws)?;
             build::server(&ws, build::Profile::Dev)?;
             tools::ensure_browser_tools(&ws)?;

@@ -298,3 +298,88 @@ fn a_click_on_the_coverage_lists_the_outlets_reaching_that_point() {
         }
     });
 }
+
+#[test]
+fn the_public_basemap_cannot_fill_the_disk_or_the_render_queue() {
+    block_on(async {
+        let disk = tempfile::tempdir().expect("disk");
+        let app = crate::util::app_with(&[
+            "--tile-cache-dir",
+            disk.path().to_str().expect("utf-8"),
+            "--tile-cache-max-bytes",
+            "1048576",
+            "--tile-render-queue",
+            "1",
+        ])
+        .await;
+        let files = || {
+            fn walk(dir: &std::path::Path) -> usize {
+                std::fs::read_dir(dir).map_or(0, |entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                walk(&e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+            }
+            walk(disk.path())
+        };
+        // Numbers out of range: refused before anything is rendered or written.
+        for bad in [
+            "/tiles/base/21/0/0.png",
+            "/tiles/base/20/1048576/0.png",
+            "/tiles/base/3/1/8@2x.png",
+            "/tiles/base/99999999999/0/0.png",
+        ] {
+            let reply = app.get(bad, None).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{bad}: {}",
+                reply.body
+            );
+        }
+        assert_eq!(app.state.services.tiles.renders(), 0);
+        assert_eq!(files(), 0);
+
+        // Every render thread busy and the one place in the queue taken: the
+        // next tile that needs a render is refused at once.
+        let tiles = app.state.services.tiles.clone();
+        let held = tiles.occupy_render_threads().await;
+        let queued = {
+            let tiles = tiles.clone();
+            tokio::spawn(async move {
+                tiles
+                    .base(services::tiles::TileId::new(9, 255, 170, 1).expect("tile"))
+                    .await
+            })
+        };
+        for _ in 0..500 {
+            if tiles.queued() == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(tiles.queued(), 1);
+        let busy = app.get("/tiles/base/9/254/170.png", None).await;
+        assert_eq!(
+            busy.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            busy.body
+        );
+        assert_eq!(busy.headers[header::RETRY_AFTER], "1");
+        assert!(busy.body.contains("busy"), "{}", busy.body);
+        drop(held);
+        queued.await.expect("task").expect("tile");
+        let served = app.get("/tiles/base/9/254/170.png", None).await;
+        assert_eq!(served.status, StatusCode::OK, "{}", served.body);
+        assert_eq!(tiles.renders(), 2);
+        assert_eq!(files(), 2, "both tiles on disk");
+    });
+}

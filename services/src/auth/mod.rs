@@ -189,6 +189,7 @@ impl AuthService {
             Err(_) => {
                 tracing::warn!("sign-in refused: every password-hashing turn is busy");
                 Err(Error::Overloaded {
+                    what: "sign-ins".into(),
                     retry_after_secs: self.config.hash_wait.as_secs().max(1),
                 })
             }
@@ -487,12 +488,13 @@ impl AuthService {
         let username = username.trim();
         validate_username(username)?;
         let prefix = ThrottleKeys::account_prefix(username);
-        let n = sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2")
-            .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
-            .bind(&prefix)
-            .execute(self.db.pool())
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2")
+                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+                .bind(&prefix)
+                .execute(self.db.pool())
+                .await?
+                .rows_affected();
         self.audit_system(
             "user.unlock",
             username,

@@ -213,7 +213,10 @@ async fn hashing_turns_are_bounded_and_overload_is_refused() {
         .login("dave", "correct horse battery", &client("10.9.9.9"))
         .await
         .expect_err("busy");
-    let Error::Overloaded { retry_after_secs } = err else {
+    let Error::Overloaded {
+        retry_after_secs, ..
+    } = err
+    else {
         panic!("{err:?}")
     };
     assert!(retry_after_secs >= 1);

@@ -1,6 +1,12 @@
 //! Serving coverage tiles: keys that carry the data version, a memory cache
-//! bounded by bytes, an optional disk cache, and one render per tile however
-//! many requests ask for it at once.
+//! bounded by bytes, an optional disk cache bounded by bytes (`disk`), and one
+//! render per tile however many requests ask for it at once.
+//!
+//! Renders wait for a free render thread in a queue bounded by permits
+//! (`TileSettings::render_queue`, queued and running together): a tile that
+//! needs a render when none is free is refused at once with
+//! [`Error::Overloaded`] (503 with `Retry-After`), and a queued render whose
+//! requests have all gone away is skipped (see `pool`).
 //!
 //! A key is `<data version>.<layers>`, the layers being `sel|kinds` pairs joined
 //! by `;`, base64url-encoded. Any replica decodes it without shared state, and a
@@ -98,16 +104,33 @@ pub struct TileSettings {
     pub memory_bytes: usize,
     /// A folder for rendered tiles (shared by replicas if it is on a shared disk).
     pub disk: Option<PathBuf>,
+    /// Bytes of disk the folder may use (see `disk` for how files are counted).
+    pub disk_max_bytes: u64,
     /// Whether "this tile is empty" is remembered (or the tile rendered again).
     pub cache_empty: bool,
+    /// Threads that render (at a lower priority): one per core by default.
+    pub render_threads: usize,
+    /// Renders queued or running at once, at most; a tile needing a render
+    /// beyond it is refused with "busy, retry".
+    pub render_queue: usize,
 }
+
+/// The disk cache's bound unless configured: 1 GiB.
+pub const DEFAULT_DISK_MAX_BYTES: u64 = 1 << 30;
+
+/// Renders that may queue per render thread unless configured.
+pub const QUEUE_PER_THREAD: usize = 4;
 
 impl Default for TileSettings {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             memory_bytes: 64 * 1024 * 1024,
             disk: None,
+            disk_max_bytes: DEFAULT_DISK_MAX_BYTES,
             cache_empty: true,
+            render_threads: cores,
+            render_queue: QUEUE_PER_THREAD * cores,
         }
     }
 }
@@ -136,6 +159,31 @@ impl Tile {
 }
 
 type Slot = Arc<tokio::sync::OnceCell<Tile>>;
+
+/// A request's hold on an in-flight slot: when it goes (answered, failed or
+/// dropped because its client left) and no other request holds the slot, the
+/// slot leaves the in-flight table.
+struct Leaving<'a> {
+    inflight: &'a Mutex<HashMap<(String, TileId), Slot>>,
+    id: &'a (String, TileId),
+    slot: &'a Slot,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        let mut inflight = self
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Held by the table and this request only: nobody else waits on it.
+        if inflight
+            .get(self.id)
+            .is_some_and(|s| Arc::ptr_eq(s, self.slot) && Arc::strong_count(s) == 2)
+        {
+            inflight.remove(self.id);
+        }
+    }
+}
 
 /// Tiles in memory. A coverage tile is filed under its URL's signed key, so a
 /// request naming a key already here needs no signature check (it was checked
@@ -187,6 +235,9 @@ pub struct TileService {
     inflight: Arc<Mutex<HashMap<(String, TileId), Slot>>>,
     renders: Arc<AtomicU64>,
     renderer: super::pool::RenderPool,
+    /// One permit per render queued or running.
+    queue: Arc<tokio::sync::Semaphore>,
+    disk: Option<Arc<super::disk::DiskCache>>,
 }
 
 impl std::fmt::Debug for TileService {
@@ -201,19 +252,104 @@ impl std::fmt::Debug for TileService {
 impl TileService {
     #[must_use]
     pub fn new(atlas: AtlasService, settings: TileSettings) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
         Self {
             // The same database as the map's data (the signing key is kept beside it).
             db: atlas.db.clone(),
             atlas,
             signing: Arc::default(),
-            settings,
             memory: Arc::default(),
             inflight: Arc::default(),
             renders: Arc::default(),
             // One render thread per core, at a lower priority (see `pool`).
-            renderer: super::pool::RenderPool::start(cores),
+            renderer: super::pool::RenderPool::start(settings.render_threads),
+            queue: Arc::new(tokio::sync::Semaphore::new(settings.render_queue.max(1))),
+            disk: settings
+                .disk
+                .clone()
+                .map(|dir| Arc::new(super::disk::DiskCache::new(dir, settings.disk_max_bytes))),
+            settings,
         }
+    }
+
+    /// Renders queued or running now.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.settings
+            .render_queue
+            .max(1)
+            .saturating_sub(self.queue.available_permits())
+    }
+
+    /// Tiles being asked for right now (entries of the in-flight table).
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Test support: keeps every render thread busy (so renders queue) until
+    /// the answer is dropped.
+    #[cfg(any(test, feature = "test-support"))]
+    pub async fn occupy_render_threads(&self) -> RenderThreadsHeld {
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let mut started = Vec::new();
+        for _ in 0..self.settings.render_threads.max(1) {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let (pool, gate) = (self.renderer.clone(), gate.clone());
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = tx.send(());
+                    let (open, cv) = &*gate;
+                    let mut open = open
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    while !*open {
+                        open = cv
+                            .wait(open)
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    }
+                })
+                .await
+            });
+            started.push(rx);
+        }
+        for rx in started {
+            let _ = rx.await;
+        }
+        RenderThreadsHeld { gate }
+    }
+
+    /// Bytes the disk cache counts (0 without one).
+    #[must_use]
+    pub fn disk_bytes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, |d| d.bytes())
+    }
+
+    /// Brings the disk cache to the current data version now (deleting other
+    /// versions' tiles and indexing this one's) rather than on the first tile
+    /// request: call it at start-up.
+    ///
+    /// # Errors
+    /// The map's data cannot be loaded.
+    pub async fn prepare_disk(&self) -> Result<()> {
+        let version = self.atlas.atlas().await?.version().to_owned();
+        self.disk_at(&version).await;
+        Ok(())
+    }
+
+    /// The disk cache, brought to `version` first (a scan off the async threads).
+    async fn disk_at(&self, version: &str) -> Option<Arc<super::disk::DiskCache>> {
+        let disk = self.disk.clone()?;
+        if !disk.is_at(version) {
+            let (d, v) = (disk.clone(), version.to_owned());
+            if let Err(e) = tokio::task::spawn_blocking(move || d.prepare(&v)).await {
+                tracing::error!("the tile disk cache's scan failed: {e}");
+                return None;
+            }
+        }
+        Some(disk)
     }
 
     /// How many tiles were rendered (not served from a cache) so far.
@@ -419,11 +555,30 @@ impl TileService {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             inflight.entry(id.clone()).or_default().clone()
         };
+        // The last request out removes the slot, even one dropped mid-way.
+        let _leaving = Leaving {
+            inflight: &self.inflight,
+            id: &id,
+            slot: &slot,
+        };
         let result = slot
             .get_or_try_init(|| async {
-                if let Some(t) = self.load_from_disk(&parsed, on_disk, tile) {
+                let disk = self.disk_at(&parsed.version).await;
+                let on_disk = super::disk::DiskCache::name(&parsed.version, on_disk, tile);
+                if let Some(t) = disk.as_ref().and_then(|d| load_from_disk(d, &on_disk)) {
                     return Ok(t);
                 }
+                // A place in the render queue, or "busy" at once. The permit
+                // goes with the job: it is given back when a thread has run it,
+                // or skipped it because every request for it went away.
+                let permit =
+                    self.queue
+                        .clone()
+                        .try_acquire_owned()
+                        .map_err(|_| Error::Overloaded {
+                            what: "tiles".into(),
+                            retry_after_secs: 1,
+                        })?;
                 // No layers: the basemap.
                 let selections = parsed
                     .layers
@@ -431,9 +586,12 @@ impl TileService {
                     .map(|(s, k)| atlas.select(s, k))
                     .collect::<Result<Vec<_>>>()?;
                 let atlas = atlas.clone();
+                let renders = self.renders.clone();
                 let png = self
                     .renderer
                     .run(move || {
+                        let _permit = permit;
+                        renders.fetch_add(1, Ordering::Relaxed);
                         if selections.is_empty() {
                             super::base::render(&atlas, tile)
                         } else {
@@ -441,7 +599,6 @@ impl TileService {
                         }
                     })
                     .await??;
-                self.renders.fetch_add(1, Ordering::Relaxed);
                 let t = match png {
                     Some(png) => Tile {
                         png: png.into(),
@@ -452,18 +609,19 @@ impl TileService {
                         empty: true,
                     },
                 };
-                self.store_on_disk(&parsed, on_disk, tile, &t);
+                if let Some(d) = &disk {
+                    if !t.empty || self.settings.cache_empty {
+                        let bytes = if t.empty { &[][..] } else { &t.png[..] };
+                        d.store(&parsed.version, &on_disk, bytes);
+                    }
+                }
                 Ok::<_, Error>(t)
             })
             .await
             .cloned();
-        self.inflight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
         let t = result?;
         if !t.empty || self.settings.cache_empty {
-            self.remember(id, t.clone());
+            self.remember(id.clone(), t.clone());
         }
         Ok(t)
     }
@@ -528,66 +686,41 @@ impl TileService {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         (m.map.values().map(HashMap::len).sum(), m.bytes)
     }
+}
 
-    fn disk_path(&self, key: &TileKey, name: &str, t: TileId) -> Option<PathBuf> {
-        let dir = self.settings.disk.as_ref()?;
-        let digest = {
-            use sha2::Digest as _;
-            format!("{:x}", sha2::Sha256::digest(name.as_bytes()))
-        };
-        Some(
-            dir.join(&key.version)
-                .join(&digest[..16])
-                .join(t.z.to_string())
-                .join(t.x.to_string())
-                .join(if t.scale == 2 {
-                    format!("{}@2x.png", t.y)
-                } else {
-                    format!("{}.png", t.y)
-                }),
-        )
-    }
+/// Render threads kept busy by [`TileService::occupy_render_threads`], freed on drop.
+#[cfg(any(test, feature = "test-support"))]
+pub struct RenderThreadsHeld {
+    gate: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
 
-    /// A tile from disk; anything unreadable or not a PNG is ignored (and
-    /// rendered again), so a damaged cache never breaks serving.
-    fn load_from_disk(&self, key: &TileKey, name: &str, tile: TileId) -> Option<Tile> {
-        let path = self.disk_path(key, name, tile)?;
-        let bytes = std::fs::read(&path).ok()?;
-        if bytes.is_empty() {
-            return Some(Tile {
-                png: bytes::Bytes::from_static(empty_png()),
-                empty: true,
-            });
-        }
-        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            tracing::warn!(path = %path.display(), "ignoring a damaged cached tile");
-            return None;
-        }
-        Some(Tile {
-            png: bytes.into(),
-            empty: false,
-        })
+#[cfg(any(test, feature = "test-support"))]
+impl Drop for RenderThreadsHeld {
+    fn drop(&mut self) {
+        let (open, cv) = &*self.gate;
+        *open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cv.notify_all();
     }
+}
 
-    /// Writes a tile to disk (an empty file for an empty tile); a full or
-    /// read-only disk is logged, not fatal.
-    fn store_on_disk(&self, key: &TileKey, name: &str, tile: TileId, t: &Tile) {
-        if t.empty && !self.settings.cache_empty {
-            return;
-        }
-        let Some(path) = self.disk_path(key, name, tile) else {
-            return;
-        };
-        let write = || -> std::io::Result<()> {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, if t.empty { &[][..] } else { &t.png[..] })?;
-            std::fs::rename(&tmp, &path)
-        };
-        if let Err(e) = write() {
-            tracing::warn!(path = %path.display(), "tile not cached on disk: {e}");
-        }
+/// A tile from disk; anything not a PNG is ignored (and rendered again), so a
+/// damaged cache never breaks serving.
+fn load_from_disk(disk: &super::disk::DiskCache, rel: &str) -> Option<Tile> {
+    let bytes = disk.load(rel)?;
+    if bytes.is_empty() {
+        return Some(Tile {
+            png: bytes::Bytes::from_static(empty_png()),
+            empty: true,
+        });
     }
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        tracing::warn!(file = rel, "ignoring a damaged cached tile");
+        return None;
+    }
+    Some(Tile {
+        png: bytes.into(),
+        empty: false,
+    })
 }

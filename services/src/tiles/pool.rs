@@ -1,7 +1,10 @@
 //! The threads that render tiles: one per core, each at a lower CPU priority
 //! (nice 10 on Linux), so that they use idle cores fully but pages, API
 //! answers and the browser on the same machine never wait behind a render. Jobs queue in
-//! order; the threads end when the last handle to the pool is dropped.
+//! order; a job whose caller stopped waiting (the request was dropped: its client
+//! went away) before a thread took it is skipped, not run. The threads end when the
+//! last handle to the pool is dropped. How many jobs may queue is bounded by the
+//! caller (`cache`'s render permits), not here.
 
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -53,7 +56,9 @@ impl RenderPool {
         Self { jobs }
     }
 
-    /// Runs `f` on a render thread and waits for its answer.
+    /// Runs `f` on a render thread and waits for its answer. When this future
+    /// is dropped before a thread takes the job, `f` is dropped unrun (with
+    /// whatever it holds); once started, it runs to its end.
     pub(super) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
@@ -61,6 +66,10 @@ impl RenderPool {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
+                // Nobody waits for the answer any more: skip the work.
+                if tx.is_closed() {
+                    return;
+                }
                 let _ = tx.send(f());
             }))
             .map_err(|_| Error::Internal("the tile render threads are gone".into()))?;
@@ -102,6 +111,42 @@ mod tests {
         // Many jobs, all answered.
         let answers = futures_all(&pool, 50).await;
         assert_eq!(answers, (0..50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_left_before_it_started_is_skipped() {
+        let pool = RenderPool::start(1);
+        // Keep the one thread busy until told.
+        let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.recv();
+                })
+                .await
+            })
+        };
+        started.await.expect("the busy job started");
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let left = {
+            let (pool, ran) = (pool.clone(), ran.clone());
+            tokio::spawn(async move {
+                pool.run(move || ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+                    .await
+            })
+        };
+        // Queued behind the busy job; then its caller goes away.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left.abort();
+        assert!(left.await.is_err(), "aborted");
+        release.send(()).expect("release");
+        busy.await.expect("task").expect("ran");
+        // One thread, jobs in order: this one runs after the skipped one was taken.
+        pool.run(|| ()).await.expect("ran");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "skipped");
     }
 
     async fn futures_all(pool: &RenderPool, n: usize) -> Vec<usize> {

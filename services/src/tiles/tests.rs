@@ -629,3 +629,197 @@ fn circles_drawn_by_rows_match_the_rasteriser_and_keep_to_the_land() {
     assert!(coverage.circles.iter().flatten().all(|d| *d == 0.0));
     assert!(coverage.depth.iter().flatten().all(|d| *d == 0.0));
 }
+
+/// Bytes the files and folders under `dir` really take on the disk.
+fn disk_use(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let m = e.metadata().expect("metadata");
+        total += m.blocks() * 512;
+        if m.is_dir() {
+            total += disk_use(&e.path());
+        }
+    }
+    total
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_distinct_tiles_keeps_the_disk_under_its_bound() {
+    let disk = tempfile::tempdir().expect("disk");
+    let bound = 96 * 1024;
+    let settings = TileSettings {
+        disk: Some(disk.path().to_owned()),
+        disk_max_bytes: bound,
+        ..TileSettings::default()
+    };
+    let (_d, atlas, tiles) = service(settings.clone()).await;
+    // Basemap tiles (public) over London and the sea beside it, all distinct.
+    let centre = TileId::containing(-0.1, 51.5, 10, 1);
+    let mut asked = 0;
+    for dx in 0..8 {
+        for dy in 0..5 {
+            let t = TileId::new(10, centre.x - 4 + dx, centre.y - 2 + dy, 1).expect("tile");
+            tiles.base(t).await.expect("tile");
+            asked += 1;
+        }
+    }
+    for x in 0..20 {
+        tiles
+            .base(TileId::new(12, x, 0, 1).expect("tile"))
+            .await
+            .expect("empty tile");
+        asked += 1;
+    }
+    let files = walk(disk.path()).len();
+    assert!(
+        files < asked,
+        "{files} files kept of {asked}: some were evicted"
+    );
+    assert!(files > 1, "{files} files kept");
+    let used = disk_use(disk.path());
+    assert!(used <= bound, "{used} bytes on disk, bound {bound}");
+    assert!(tiles.disk_bytes() <= bound);
+    // A restart finds what is there and keeps to the same bound.
+    let smaller = TileService::new(
+        atlas,
+        TileSettings {
+            disk_max_bytes: bound / 2,
+            ..settings
+        },
+    );
+    smaller.prepare_disk().await.expect("prepare");
+    assert!(smaller.disk_bytes() <= bound / 2);
+    assert!(
+        disk_use(disk.path()) <= bound / 2,
+        "{}",
+        disk_use(disk.path())
+    );
+    assert!(!walk(disk.path()).is_empty());
+}
+
+#[tokio::test]
+async fn an_old_data_versions_tiles_are_deleted_from_disk() {
+    let disk = tempfile::tempdir().expect("disk");
+    // Left by an earlier run: an old version's tiles, a temporary file, and
+    // someone else's files, which stay.
+    let old = disk.path().join("0123abcd").join("feedfacefeedface");
+    std::fs::create_dir_all(&old).expect("old");
+    std::fs::write(old.join("9-1-2.png"), b"\x89PNG\r\n\x1a\nold").expect("old tile");
+    std::fs::write(old.join("9-1-3.tmp77"), b"").expect("tmp");
+    std::fs::write(old.join("notes.txt"), b"mine").expect("notes");
+    std::fs::write(disk.path().join("README"), b"mine").expect("readme");
+    let settings = TileSettings {
+        disk: Some(disk.path().to_owned()),
+        ..TileSettings::default()
+    };
+    let (_d, atlas, tiles) = service(settings).await;
+    // On start.
+    tiles.prepare_disk().await.expect("prepare");
+    let left: Vec<_> = walk(disk.path());
+    assert_eq!(
+        left.iter()
+            .filter_map(|p| p.file_name()?.to_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["README", "notes.txt"].into(),
+        "{left:?}"
+    );
+    // When the data changes.
+    let tile = TileId::containing(LUTON.0, LUTON.1, 10, 1);
+    let before = atlas.atlas().await.expect("atlas").version().to_owned();
+    tiles.base(tile).await.expect("tile");
+    assert!(disk.path().join(&before).is_dir());
+    let wide = crate::atlas::NewOutlet {
+        name: "Luton Wide Post".into(),
+        kind: model::geo::OutletKind::Newspaper,
+        town: "Luton".into(),
+        lon: LUTON.0,
+        lat: LUTON.1,
+        audience: 5,
+        reach: crate::atlas::Reach::Circle { radius_km: 40.0 },
+        source: "test".into(),
+    };
+    atlas.insert_outlets(&[wide], false).await.expect("insert");
+    let (after, _) = tiles.base(tile).await.expect("tile");
+    assert_ne!(after, before);
+    assert!(
+        !disk.path().join(&before).exists(),
+        "the old version is gone"
+    );
+    assert_eq!(
+        walk(&disk.path().join(&after)).len(),
+        1,
+        "the new version's tile is kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_render_queue_refuses_at_once_and_a_render_nobody_waits_for_is_skipped() {
+    let (_d, _a, tiles) = service(TileSettings {
+        render_threads: 1,
+        render_queue: 2,
+        ..TileSettings::default()
+    })
+    .await;
+    let at = |dx: u32| {
+        let t = TileId::containing(LUTON.0, LUTON.1, 10, 1);
+        TileId { x: t.x + dx, ..t }
+    };
+    let held = tiles.occupy_render_threads().await;
+    let wait_for = |n: usize| {
+        let tiles = tiles.clone();
+        async move {
+            for _ in 0..500 {
+                if tiles.queued() == n {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            panic!("{} queued, expected {n}", tiles.queued());
+        }
+    };
+    let first = {
+        let tiles = tiles.clone();
+        tokio::spawn(async move { tiles.base(at(0)).await })
+    };
+    wait_for(1).await;
+    // Asked again while queued: the same render, no second place in the queue.
+    let same = {
+        let tiles = tiles.clone();
+        tokio::spawn(async move { tiles.base(at(0)).await })
+    };
+    let gone = {
+        let tiles = tiles.clone();
+        tokio::spawn(async move { tiles.base(at(1)).await })
+    };
+    wait_for(2).await;
+    // Full: refused at once, nothing rendered.
+    let err = tiles.base(at(2)).await.expect_err("busy");
+    assert!(
+        matches!(
+            err,
+            Error::Overloaded {
+                retry_after_secs: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // The client of the second tile goes away before its render starts.
+    gone.abort();
+    assert!(gone.await.is_err(), "aborted");
+    drop(held);
+    let (_, a) = first.await.expect("task").expect("tile");
+    let (_, b) = same.await.expect("task").expect("tile");
+    assert_eq!(a.png, b.png);
+    wait_for(0).await;
+    assert_eq!(
+        tiles.renders(),
+        1,
+        "one render for the first tile, none for the dropped"
+    );
+    assert_eq!(tiles.in_flight(), 0, "no slot left behind");
+    // Asked again, it renders.
+    tiles.base(at(1)).await.expect("tile");
+    assert_eq!(tiles.renders(), 2);
+}
