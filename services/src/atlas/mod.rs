@@ -1495,4 +1495,6 @@ fn demo_set(atlas: &Atlas, count: usize) -> Vec<NewOutlet> {
 }
 
 #[cfg(test)]
+mod hardening_tests;
+#[cfg(test)]
 mod tests;
