@@ -1497,4 +1497,6 @@ fn demo_set(atlas: &Atlas, count: usize) -> Vec<NewOutlet> {
 #[cfg(test)]
 mod hardening_tests;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

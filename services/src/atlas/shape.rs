@@ -6,8 +6,8 @@
 //!   caller gives (the importers: the UK and Ireland, or near them; the loader:
 //!   the part of the world Web Mercator can draw);
 //! - every ring has at least 4 positions and ends where it starts (RFC 7946);
-//! - at most [`MAX_RING_POSITIONS`] positions a ring, [`MAX_SHAPE_POSITIONS`] a
-//!   shape;
+//! - imports: at most [`MAX_RING_POSITIONS`] positions a ring, [`MAX_SHAPE_POSITIONS`] a
+//!   shape (stored shapes ten times that);
 //! - with `simple` (imported regions), no ring may cross or touch itself: a
 //!   "bow-tie" is refused, naming the ring and where its edges cross. It is not
 //!   repaired: a repair guesses which of the two halves was meant.
