@@ -55,7 +55,7 @@ async fn a_kml_with_nan_in_a_reach_is_refused_and_nothing_is_written_even_with_r
 
 #[tokio::test]
 async fn rows_planted_by_sql_are_left_out_and_listed_and_the_rest_of_the_map_loads() {
-    let (_d, db, service) = seeded(100).await;
+    let (_d, db, _service) = seeded(100).await;
     let pool = db.pool();
     // What the old KML import stored: NaN written by serde_json as null.
     sqlx::query("UPDATE outlet SET reach_regions = NULL, reach_radius_m = NULL, reach_geometry = $1 WHERE id = (SELECT MIN(id) FROM outlet)")
