@@ -749,10 +749,8 @@ fn kml(text: &str, problems: &mut Problems, need_home: bool, cap: usize) -> Vec<
                             }
                             Err(e) => problems.add(format!("{}, Polygon: {e}", raw.place)),
                         },
-                        (_, "Polygon") => {
-                            if !rings.is_empty() {
-                                polygons.push(std::mem::take(&mut rings));
-                            }
+                        (_, "Polygon") if !rings.is_empty() => {
+                            polygons.push(std::mem::take(&mut rings));
                         }
                         _ => {}
                     }

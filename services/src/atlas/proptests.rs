@@ -241,7 +241,7 @@ fn write(fmt: Fmt, outlets: &[GenOutlet], bad: Option<&Bad>) -> String {
                 let mut polys = String::new();
                 match o.reach {
                     GenReach::Km(k) => {
-                        out.push_str(&data("reach_km", val(i, "reach_km", k.to_string())))
+                        out.push_str(&data("reach_km", val(i, "reach_km", k.to_string())));
                     }
                     GenReach::Region(c) => out.push_str(&data("reach_regions", c.to_owned())),
                     GenReach::Square(w) => {
@@ -285,14 +285,17 @@ fn fields_named(bad: &Bad) -> Vec<&'static str> {
     }
 }
 
+/// A feature as compared: its properties and home as text, its reach's rings.
+type Feature = (String, Vec<Vec<(f64, f64)>>);
+
 /// An export's features without their ids, sorted by their properties: the
 /// properties as text, and the reach's rings.
-fn exported(atlas: &Atlas) -> Vec<(String, Vec<Vec<(f64, f64)>>)> {
+fn exported(atlas: &Atlas) -> Vec<Feature> {
     let sel = atlas.select("", "").expect("all");
     let list = atlas.outlets_in(&sel);
     let text = export::geojson(atlas, &list);
     let v: serde_json::Value = serde_json::from_str(&text).expect("export parses");
-    let mut features: Vec<(String, Vec<Vec<(f64, f64)>>)> = v["features"]
+    let mut features: Vec<Feature> = v["features"]
         .as_array()
         .expect("features")
         .iter()
@@ -355,12 +358,8 @@ fn farthest(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>]) -> f64 {
 /// A second export equals the first: the same properties and homes exactly,
 /// the same reach within the map's simplification (each load simplifies an
 /// imported polygon again, which may drop a corner within tolerance).
-fn same_export(
-    first: &[(String, Vec<Vec<(f64, f64)>>)],
-    again: &[(String, Vec<Vec<(f64, f64)>>)],
-) -> std::result::Result<(), TestCaseError> {
-    let keys =
-        |v: &[(String, Vec<Vec<(f64, f64)>>)]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+fn same_export(first: &[Feature], again: &[Feature]) -> std::result::Result<(), TestCaseError> {
+    let keys = |v: &[Feature]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
     prop_assert_eq!(keys(again), keys(first));
     let tolerance = SIMPLIFY_DEGREES / 2.0 + 2e-5;
     for (a, b) in first.iter().zip(again) {
@@ -406,11 +405,7 @@ fn check_export(
                 "{}|{}|{}|{}|{:.5}|{:.5}|{reach}|{square}",
                 o.name,
                 o.kind.as_str(),
-                if matches!(fmt, Fmt::Kml) {
-                    &o.town
-                } else {
-                    &o.town
-                },
+                o.town,
                 o.audience,
                 o.lon,
                 o.lat
