@@ -207,6 +207,18 @@ pub struct ReachStats {
     pub outlets_by_kind: [u32; 4],
 }
 
+/// A stored row of the map's data that could not be loaded: it is left out of
+/// the map (the rest is served) and shown to the people who import.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataProblem {
+    /// `geo_node`, `outlet` or `town`.
+    pub table: String,
+    /// The row's key and name, e.g. `42 (Luton Herald)` or `unit:luton`.
+    pub row: String,
+    /// What is wrong, e.g. `reach: not a GeoJSON geometry: ...`.
+    pub problem: String,
+}
+
 /// An outlet as lists and details show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutletSummary {

@@ -3,7 +3,6 @@
 
 pub mod auth;
 pub mod checklist;
-pub mod csv;
 pub mod firewall;
 pub mod geo;
 pub mod health;

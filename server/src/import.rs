@@ -93,7 +93,10 @@ async fn upload(
                                 return page(
                                     StatusCode::BAD_REQUEST,
                                     "Nothing was imported",
-                                    &format!("<p>{} is not UTF-8 text.</p>", escape(&name)),
+                                    &format!(
+                                        "<p>{} is not UTF-8 text (save it as UTF-8).</p>",
+                                        escape(&name)
+                                    ),
                                 )
                             }
                         },

@@ -207,8 +207,14 @@ pub async fn import(config: &Config, command: &config::ImportCommand) -> anyhow:
         config::ImportCommand::Outlets { file, .. } => (file, "outlet(s)"),
         config::ImportCommand::Regions { file } => (file, "region(s)"),
     };
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        anyhow::bail!(
+            "{} was not imported: {} is not UTF-8 text (save it as UTF-8)",
+            file.display(),
+            file.display()
+        );
+    };
     let state = AppState::build(config).await?;
     let name = file.to_string_lossy();
     let atlas = &state.services.atlas;

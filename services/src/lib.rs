@@ -6,6 +6,7 @@
 pub mod atlas;
 pub mod auth;
 pub mod checklist;
+pub mod csv_out;
 pub mod db;
 pub mod error;
 pub mod events;

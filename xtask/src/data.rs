@@ -255,11 +255,12 @@ fn slug(s: &str) -> String {
 
 fn units(topo: &Path, lookup: &Path) -> Result<String> {
     let (topology, doc) = Topology::read(topo)?;
-    let csv = std::fs::read_to_string(lookup).with_context(|| format!("{}", lookup.display()))?;
+    let text = std::fs::read_to_string(lookup).with_context(|| format!("{}", lookup.display()))?;
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for line in csv.lines().skip(1) {
-        let f = model::csv::fields(line);
-        ensure!(f.len() == 7, "{}: bad line {line:?}", lookup.display());
+    for record in csv::Reader::from_reader(text.as_bytes()).records() {
+        let record = record.with_context(|| format!("{}", lookup.display()))?;
+        let f: Vec<String> = record.iter().map(str::to_owned).collect();
+        ensure!(f.len() == 7, "{}: bad line {f:?}", lookup.display());
         by_name.insert(f[0].clone(), f);
     }
     let mut features = Vec::new();

@@ -1,14 +1,40 @@
 //! `/import`: upload real outlets (CSV, GeoJSON or KML). The form posts to
 //! `/import/outlets`, which answers with what was imported or every problem.
+//! "Data problems" lists stored rows the map could not load and left out.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use model::geo::DataProblem;
+
+use crate::serverfns::map::data_problems;
+
+/// The stored rows the map left out, or a line saying there are none.
+#[component]
+fn DataProblems(problems: Vec<DataProblem>) -> impl IntoView {
+    if problems.is_empty() {
+        return view! { <p class="muted">"None: every stored region, town and outlet loads."</p> }
+            .into_any();
+    }
+    view! {
+        <p>"These stored rows could not be loaded and are left out of the map; the rest is served. Import a corrected file (with “replace” for outlets) or fix the rows in the database."</p>
+        <table class="data-problems">
+            <thead><tr><th scope="col">"Table"</th><th scope="col">"Row"</th><th scope="col">"Problem"</th></tr></thead>
+            <tbody>
+                {problems.into_iter().map(|p| view! {
+                    <tr><td><code>{p.table}</code></td><td>{p.row}</td><td>{p.problem}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
 
 #[component]
 pub fn ImportPage() -> impl IntoView {
     if let Some(denied) = crate::components::errors::require(model::auth::Permission::EditMap) {
         return view! { <Title text="Import outlets" /> {denied} }.into_any();
     }
+    let problems = Resource::new(|| (), |()| data_problems());
     view! {
         <Title text="Import outlets" />
         <div class="page-head">
@@ -29,6 +55,14 @@ pub fn ImportPage() -> impl IntoView {
                 <label>"File (.geojson or .kml)" <input type="file" name="file" accept=".geojson,.json,.kml" required /></label>
                 <button type="submit" class="button">"Import regions"</button>
             </form>
+        </section>
+        <section class="panel" id="data-problems">
+            <h2>"Data problems"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Checking the stored map data…"</p> }>
+                {move || Suspend::new(async move {
+                    problems.await.map(|problems| view! { <DataProblems problems /> })
+                })}
+            </Suspense>
         </section>
         <section class="panel">
             <h2>"Formats"</h2>

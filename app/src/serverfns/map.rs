@@ -1,7 +1,8 @@
-//! Map server functions: the page's view of a selection, and a tree node's children.
+//! Map server functions: the page's view of a selection, and the stored rows
+//! the map left out (the import page's "Data problems").
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use model::geo::MapView;
+use model::geo::{DataProblem, MapView};
 
 use crate::error::AppError;
 
@@ -27,4 +28,11 @@ pub async fn get_map_view(
         .map(str::to_owned)
         .collect();
     Ok(atlas.view(&sel, &kinds, &open, &q, outlet, LIST_LIMIT)?)
+}
+
+/// The stored rows the map could not load and left out, for the people who import.
+#[server(endpoint = "map/data_problems", input = GetUrl)]
+pub async fn data_problems() -> Result<Vec<DataProblem>, AppError> {
+    let (who, _) = super::authorize(model::auth::Permission::EditMap)?;
+    Ok(super::services()?.atlas.data_problems(&who).await?)
 }

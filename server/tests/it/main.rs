@@ -1,5 +1,6 @@
 //! The server's integration tests: one binary, shared helpers in `util`.
 
+mod bad_inputs;
 mod checklist;
 mod edge;
 mod events;

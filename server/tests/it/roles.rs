@@ -136,6 +136,7 @@ const MATRIX: &[(Method, &str, &str, Needs)] = &[
         "",
         Needs::Role(Role::Viewer),
     ),
+    (GET, "/api/map/data_problems", "", Needs::Role(Role::Staff)),
     (
         GET,
         "/api/tiles/key?sel=county:bedfordshire",

@@ -3,7 +3,8 @@
 //! because Google refused large KML files).
 //!
 //! Each outlet is one feature: its home (a point) and its reach (polygons),
-//! with its name, kind, town, audience and reach as properties. Coordinates
+//! with its name, kind, town, audience and reach as properties (the reach also
+//! as `reach_km` or `reach_regions`, as the importer reads it). Coordinates
 //! are written with 5 decimals (about 1 m).
 
 use std::fmt::Write as _;
@@ -185,6 +186,18 @@ pub fn geojson(atlas: &Atlas, outlets: &[&Outlet]) -> String {
         json_str(&mut out, &s.town);
         let _ = write!(out, r#","audience":{},"reach":"#, s.audience);
         json_str(&mut out, &s.reach);
+        // The reach as the importer reads it, for when there is no polygon
+        // (a circle wholly at sea clips to nothing).
+        match &o.reach {
+            super::Reach::Circle { radius_km } => {
+                let _ = write!(out, r#","reach_km":{radius_km}"#);
+            }
+            super::Reach::Regions(codes) => {
+                out.push_str(r#","reach_regions":"#);
+                json_str(&mut out, &codes.join(";"));
+            }
+            super::Reach::Geometry(_) => {}
+        }
         let _ = write!(
             out,
             r#","demo":{}}},"geometry":{{"type":"GeometryCollection","geometries":["#,
@@ -290,10 +303,20 @@ pub fn kml(atlas: &Atlas, title: &str, outlets: &[&Outlet]) -> String {
         );
         let _ = write!(
             out,
-            "</description><styleUrl>#{}</styleUrl><ExtendedData><Data name=\"kind\"><value>{}</value></Data><Data name=\"audience\"><value>{}</value></Data></ExtendedData><MultiGeometry><Point><coordinates>{:.5},{:.5}</coordinates></Point>",
+            "</description><styleUrl>#{}</styleUrl><ExtendedData><Data name=\"kind\"><value>{}</value></Data><Data name=\"audience\"><value>{}</value></Data>{}</ExtendedData><MultiGeometry><Point><coordinates>{:.5},{:.5}</coordinates></Point>",
             o.kind.as_str(),
             o.kind.as_str(),
             s.audience,
+            match &o.reach {
+                super::Reach::Circle { radius_km } =>
+                    format!("<Data name=\"reach_km\"><value>{radius_km}</value></Data>"),
+                super::Reach::Regions(codes) => {
+                    let mut v = String::new();
+                    xml_escape(&mut v, &codes.join(";"));
+                    format!("<Data name=\"reach_regions\"><value>{v}</value></Data>")
+                }
+                super::Reach::Geometry(_) => String::new(),
+            },
             o.lon,
             o.lat
         );

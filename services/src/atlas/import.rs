@@ -3,7 +3,18 @@
 //! Everything is parsed and validated before anything is written; a file with
 //! any error is refused whole, with up to 50 messages that each name the line
 //! (CSV) or feature/placemark (GeoJSON, KML), the outlet when it has a name, and
-//! the field. What passes is stored in one transaction.
+//! the field. What passes is stored in one transaction, which is read back and
+//! built as the loader builds it before it commits (`AtlasService`).
+//!
+//! Everything is bounded: the file's size ([`MAX_BYTES`]), outlets
+//! ([`MAX_OUTLETS`]) and regions ([`MAX_REGIONS`]) per file, text fields
+//! ([`MAX_TEXT`] characters), audiences ([`MAX_AUDIENCE`]), reach radii (0.1 to
+//! 500 km), region codes per reach ([`MAX_REACH_CODES`]), and every number is
+//! finite and in range: homes in the UK and Ireland, polygons as
+//! [`super::shape`] decides (closed rings, finite positions inside the box,
+//! bounded positions; regions' rings may not cross themselves). A KML with a
+//! DOCTYPE is refused (no entity is ever expanded), and so is one that ends
+//! inside an element.
 //!
 //! - **CSV**: a header line, then `name,kind,town,lon,lat,audience,reach_regions,reach_km`
 //!   (columns in any order; `reach_regions` is tree codes separated by `;`, and
@@ -16,17 +27,34 @@
 //! - **KML**: each Placemark's `name`, `ExtendedData` (`kind`, `audience`, `town`,
 //!   `reach_regions`, `reach_km`), its Point and any Polygons (the app's own KML).
 
-use geo::{Coord, LineString, MultiPolygon, Polygon};
+use geo::{Coord, MultiPolygon};
 use model::geo::OutletKind;
 
-use super::{Atlas, NewOutlet, Reach};
+use super::{
+    shape::{self, RawPolygon, Rules},
+    Atlas, NewOutlet, Reach,
+};
 use crate::{Error, Result};
 
-/// The UK and Ireland, generously: homes outside are refused as typos.
+/// The UK and Ireland, generously: homes and regions outside are refused as typos.
 const HOME_BOX: [f64; 4] = [-11.0, 49.0, 2.5, 61.5];
+/// Reach polygons may reach 5 degrees further (over the sea).
+const REACH_BOX: [f64; 4] = [-16.0, 44.0, 7.5, 66.5];
+const REGION_RULES: Rules = Rules::imported(HOME_BOX, "the UK and Ireland", true);
+const REACH_RULES: Rules = Rules::imported(REACH_BOX, "the UK, Ireland and their seas", false);
 const MAX_ERRORS: usize = 50;
 /// Files larger than this are refused before parsing.
 pub const MAX_BYTES: usize = 20 * 1024 * 1024;
+/// Outlets one file may hold.
+pub const MAX_OUTLETS: usize = 50_000;
+/// Regions one file may hold.
+pub const MAX_REGIONS: usize = 2_000;
+/// Characters a name, town or code may have.
+pub const MAX_TEXT: usize = 200;
+/// The largest audience: more people than there are.
+pub const MAX_AUDIENCE: i64 = 10_000_000_000;
+/// Region codes one outlet's reach may name.
+pub const MAX_REACH_CODES: usize = 50;
 
 /// The formats [`parse`] reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +98,8 @@ struct Raw {
     audience: Option<String>,
     reach_regions: Option<String>,
     reach_km: Option<String>,
-    reach_geometry: Option<MultiPolygon<f64>>,
+    /// Reach polygons (outlets) or the boundary (regions), as read.
+    polygons: Vec<RawPolygon>,
     parent: Option<String>,
     code: Option<String>,
 }
@@ -119,8 +148,15 @@ pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<
     let raws = match format {
         Format::Csv => csv(text, &mut problems),
         Format::GeoJson => geojson(text, &mut problems),
-        Format::Kml => kml(text, &mut problems, true),
+        Format::Kml => kml(text, &mut problems, true, MAX_OUTLETS),
     };
+    if raws.len() > MAX_OUTLETS {
+        problems.add(format!(
+            "the file holds {} outlets: at most {MAX_OUTLETS} can be imported at once",
+            raws.len()
+        ));
+        return problems.into_result(vec![]);
+    }
     let mut out = Vec::with_capacity(raws.len());
     for raw in raws {
         if let Some(o) = check(atlas, raw, source, &mut problems) {
@@ -133,25 +169,63 @@ pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<
     problems.into_result(out)
 }
 
-/// A record's trimmed name, and how problems name the record: "line 4 (Luton
+/// Text as stored: runs of whitespace (line breaks and tabs included, as a
+/// spreadsheet's cell may hold them) become one space, the ends trimmed.
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What is wrong with a cleaned text field, if anything.
+fn text_problem(s: &str) -> Option<String> {
+    if s.chars().count() > MAX_TEXT {
+        Some(format!("longer than {MAX_TEXT} characters"))
+    } else if s.chars().any(char::is_control) {
+        Some("contains a control character".into())
+    } else {
+        None
+    }
+}
+
+/// A value as problems quote it: at most 40 characters.
+fn short(s: &str) -> String {
+    if s.chars().count() <= 40 {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(40).collect();
+        format!("{head:?}...")
+    }
+}
+
+/// A record's cleaned name, and how problems name the record: "line 4 (Luton
 /// Post)", or just "line 4" without a name.
 fn named(place: &str, name: Option<&str>) -> (String, String) {
-    let name = name.map(str::trim).unwrap_or_default().to_owned();
+    let name = name.map(clean).unwrap_or_default();
     let who = if name.is_empty() {
         place.to_owned()
+    } else if name.chars().count() > 60 {
+        format!("{place} ({}...)", name.chars().take(60).collect::<String>())
     } else {
         format!("{place} ({name})")
     };
     (name, who)
 }
 
+fn in_box(x: f64, y: f64, b: [f64; 4]) -> bool {
+    (b[0]..=b[2]).contains(&x) && (b[1]..=b[3]).contains(&y)
+}
+
+#[allow(clippy::too_many_lines)]
 fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Option<NewOutlet> {
     let before = problems.0.len();
     let (name, who) = named(&raw.place, raw.name.as_deref());
     if name.is_empty() {
         problems.add(format!("{who}, name: missing"));
-    } else if name.chars().count() > 200 {
-        problems.add(format!("{who}, name: longer than 200 characters"));
+    } else if let Some(p) = text_problem(&name) {
+        problems.add(format!("{who}, name: {p}"));
+    }
+    let town = raw.town.as_deref().map(clean).unwrap_or_default();
+    if let Some(p) = text_problem(&town) {
+        problems.add(format!("{who}, town: {p}"));
     }
     let kind = match raw.kind.as_deref().map(str::trim) {
         None | Some("") => {
@@ -162,7 +236,8 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
         }
         Some(k) => OutletKind::parse(k).or_else(|| {
             problems.add(format!(
-                "{who}, kind: {k:?} is not newspaper, radio, tv or online"
+                "{who}, kind: {} is not newspaper, radio, tv or online",
+                short(k)
             ));
             None
         }),
@@ -174,20 +249,29 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
                 None
             }
             Some(s) => s.parse::<f64>().ok().filter(|n| n.is_finite()).or_else(|| {
-                problems.add(format!("{who}, {field}: {s:?} is not a number"));
+                problems.add(format!(
+                    "{who}, {field}: {} is not a finite number",
+                    short(s)
+                ));
                 None
             }),
         }
     };
     let (lon, lat) = match raw.home {
-        Some(home) => (Some(home.0), Some(home.1)),
+        Some((x, y)) if x.is_finite() && y.is_finite() => (Some(x), Some(y)),
+        Some((x, y)) => {
+            problems.add(format!(
+                "{who}, lon/lat: {x}, {y} is not two finite numbers"
+            ));
+            (None, None)
+        }
         None => (
             number("lon", raw.lon.as_deref(), problems),
             number("lat", raw.lat.as_deref(), problems),
         ),
     };
     if let (Some(x), Some(y)) = (lon, lat) {
-        if !(HOME_BOX[0]..=HOME_BOX[2]).contains(&x) || !(HOME_BOX[1]..=HOME_BOX[3]).contains(&y) {
+        if !in_box(x, y, HOME_BOX) {
             problems.add(format!(
                 "{who}, lon/lat: {x}, {y} is not in the UK or Ireland (longitude first, then latitude)"
             ));
@@ -199,10 +283,11 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
             .replace(',', "")
             .parse::<i64>()
             .ok()
-            .filter(|n| *n >= 0)
+            .filter(|n| (0..=MAX_AUDIENCE).contains(n))
             .or_else(|| {
                 problems.add(format!(
-                    "{who}, audience: {s:?} is not a whole number of people"
+                    "{who}, audience: {} is not a whole number of people from 0 to {MAX_AUDIENCE}",
+                    short(s)
                 ));
                 None
             }),
@@ -217,20 +302,34 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let reach = match (raw.reach_geometry, regions, km) {
-        (Some(g), None, None) => Some(Reach::Geometry(g)),
+    let polygons = (!raw.polygons.is_empty()).then_some(raw.polygons);
+    let reach = match (polygons, regions, km) {
+        (Some(p), None, None) => match shape::build(p, &REACH_RULES) {
+            Ok(g) => Some(Reach::Geometry(g)),
+            Err(e) => {
+                problems.add(format!("{who}, reach {e}"));
+                None
+            }
+        },
         (None, Some(codes), None) => {
             let codes: Vec<String> = codes
                 .split(';')
                 .map(|c| c.trim().to_owned())
                 .filter(|c| !c.is_empty())
                 .collect();
-            let unknown: Vec<&str> = codes
+            let unknown: Vec<String> = codes
                 .iter()
                 .filter(|c| !atlas.by_code.contains_key(c.as_str()))
-                .map(String::as_str)
+                .take(5)
+                .map(|c| short(c).trim_matches('"').to_owned())
                 .collect();
-            if unknown.is_empty() {
+            if codes.len() > MAX_REACH_CODES {
+                problems.add(format!(
+                    "{who}, reach_regions: {} regions, at most {MAX_REACH_CODES}",
+                    codes.len()
+                ));
+                None
+            } else if unknown.is_empty() {
                 Some(Reach::Regions(codes))
             } else {
                 problems.add(format!(
@@ -244,7 +343,8 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
             Ok(r) if (0.1..=500.0).contains(&r) => Some(Reach::Circle { radius_km: r }),
             _ => {
                 problems.add(format!(
-                    "{who}, reach_km: {k:?} is not a radius between 0.1 and 500 km"
+                    "{who}, reach_km: {} is not a radius between 0.1 and 500 km",
+                    short(k)
                 ));
                 None
             }
@@ -266,12 +366,7 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
     Some(NewOutlet {
         name,
         kind: kind?,
-        town: raw
-            .town
-            .as_deref()
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned(),
+        town,
         lon: lon?,
         lat: lat?,
         audience: audience?,
@@ -280,24 +375,46 @@ fn check(atlas: &Atlas, raw: Raw, source: &str, problems: &mut Problems) -> Opti
     })
 }
 
+/// The CSV's records (RFC 4180, read by the `csv` crate: quoted fields may
+/// hold commas, quotes and line breaks), each placed by the line it starts on.
 fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        problems.add("line 1: the file is empty (expected a header line)".into());
-        return vec![];
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let line_of = |r: &csv::StringRecord| r.position().map_or(0, csv::Position::line);
+    let blank = |r: &csv::StringRecord| r.len() == 1 && r[0].trim().is_empty();
+    let mut records = reader.records();
+    let header = loop {
+        match records.next() {
+            None => {
+                problems.add("line 1: the file is empty (expected a header line)".into());
+                return vec![];
+            }
+            Some(Err(e)) => {
+                problems.add(format!("the file is not CSV: {e}"));
+                return vec![];
+            }
+            Some(Ok(r)) if blank(&r) => {}
+            Some(Ok(r)) => break r,
+        }
     };
-    let header: Vec<String> = model::csv::fields(header.trim_start_matches('\u{feff}'))
-        .into_iter()
+    let header_line = line_of(&header);
+    let header: Vec<String> = header
+        .iter()
         .map(|h| h.trim().to_ascii_lowercase())
         .collect();
     for required in ["name", "kind", "lon", "lat"] {
         if !header.iter().any(|h| h == required) {
             problems.add(format!(
-                "line 1: no {required} column (expected name,kind,town,lon,lat,audience,reach_regions,reach_km)"
+                "line {header_line}: no {required} column (expected name,kind,town,lon,lat,audience,reach_regions,reach_km)"
             ));
+        }
+    }
+    for (i, h) in header.iter().enumerate() {
+        if !h.is_empty() && header[..i].contains(h) {
+            problems.add(format!("line {header_line}: the {h} column appears twice"));
         }
     }
     if !problems.0.is_empty() {
@@ -305,32 +422,43 @@ fn csv(text: &str, problems: &mut Problems) -> Vec<Raw> {
     }
     let col = |name: &str| header.iter().position(|h| h == name);
     let mut out = Vec::new();
-    for (i, line) in lines {
-        let f = model::csv::fields(line);
+    for record in records {
+        let f = match record {
+            Ok(r) => r,
+            Err(e) => {
+                problems.add(format!("the file is not CSV: {e}"));
+                return vec![];
+            }
+        };
+        if blank(&f) {
+            continue;
+        }
+        let line = line_of(&f);
         if f.len() != header.len() {
             problems.add(format!(
-                "line {}: {} fields, the header has {}",
-                i + 1,
+                "line {line}: {} fields, the header has {}",
                 f.len(),
                 header.len()
             ));
             continue;
         }
-        let get = |name: &str| col(name).map(|c| f[c].clone());
+        if out.len() == MAX_OUTLETS {
+            // One more than allowed: enough for `parse` to refuse the file.
+            out.push(Raw::default());
+            break;
+        }
+        let get = |name: &str| col(name).map(|c| f[c].to_owned());
         out.push(Raw {
-            place: format!("line {}", i + 1),
+            place: format!("line {line}"),
             name: get("name"),
             kind: get("kind"),
             town: get("town"),
             lon: get("lon"),
             lat: get("lat"),
-            home: None,
             audience: get("audience"),
             reach_regions: get("reach_regions"),
             reach_km: get("reach_km"),
-            reach_geometry: None,
-            parent: None,
-            code: None,
+            ..Raw::default()
         });
     }
     out
@@ -344,7 +472,14 @@ fn prop_text(props: &serde_json::Map<String, serde_json::Value>, key: &str) -> O
     })
 }
 
-fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
+/// A GeoJSON FeatureCollection's features, or a problem.
+fn feature_collection(
+    text: &str,
+    cap: usize,
+    what: &str,
+    problems: &mut Problems,
+) -> Vec<geojson::Feature> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let doc: geojson::GeoJson = match text.parse() {
         Ok(d) => d,
         Err(e) => {
@@ -356,8 +491,30 @@ fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
         problems.add("the file is GeoJSON but not a FeatureCollection".into());
         return vec![];
     };
+    if fc.features.len() > cap {
+        problems.add(format!(
+            "the file holds {} features: at most {cap} {what} can be imported at once",
+            fc.features.len()
+        ));
+        return vec![];
+    }
+    fc.features
+}
+
+fn home_of(p: &geojson::Position) -> Option<(f64, f64)> {
+    match p.as_slice() {
+        [x, y, ..] => Some((*x, *y)),
+        _ => None,
+    }
+}
+
+fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
+    use geojson::GeometryValue as V;
     let mut out = Vec::new();
-    for (i, f) in fc.features.into_iter().enumerate() {
+    for (i, f) in feature_collection(text, MAX_OUTLETS, "outlets", problems)
+        .into_iter()
+        .enumerate()
+    {
         let props = f.properties.clone().unwrap_or_default();
         let mut raw = Raw {
             place: format!("feature {}", i + 1),
@@ -367,43 +524,48 @@ fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
             audience: prop_text(&props, "audience"),
             reach_regions: prop_text(&props, "reach_regions"),
             reach_km: prop_text(&props, "reach_km"),
-            parent: prop_text(&props, "parent"),
-            code: prop_text(&props, "code"),
             ..Raw::default()
         };
-        let label = match raw.name.as_deref().map(str::trim) {
-            Some(n) if !n.is_empty() => format!("{} ({n})", raw.place),
-            _ => raw.place.clone(),
-        };
+        let (_, label) = named(&raw.place, raw.name.as_deref());
         let Some(geometry) = f.geometry else {
             problems.add(format!(
                 "{label}, geometry: missing (expected the outlet's home as a Point)"
             ));
             continue;
         };
-        let g: std::result::Result<geo::Geometry<f64>, _> = geometry.try_into();
-        let mut polygons = Vec::new();
         let before = problems.0.len();
-        match g {
-            Ok(geo::Geometry::Point(p)) => raw.home = Some((p.x(), p.y())),
-            Ok(geo::Geometry::GeometryCollection(gc)) => {
-                for part in gc {
-                    match part {
-                        geo::Geometry::Point(p) if raw.home.is_none() => raw.home = Some((p.x(), p.y())),
-                        geo::Geometry::Polygon(p) => polygons.push(p),
-                        geo::Geometry::MultiPolygon(mp) => polygons.extend(mp.0),
+        let home = |p: &geojson::Position, raw: &mut Raw, problems: &mut Problems| match home_of(p)
+        {
+            Some(h) => raw.home = Some(h),
+            None => problems.add(format!(
+                "{label}, geometry: the Point needs a longitude and a latitude"
+            )),
+        };
+        match &geometry.value {
+            V::Point { coordinates } => home(coordinates, &mut raw, problems),
+            V::GeometryCollection { geometries } => {
+                for part in geometries {
+                    match &part.value {
+                        V::Point { coordinates } if raw.home.is_none() => {
+                            home(coordinates, &mut raw, problems);
+                        }
+                        v @ (V::Polygon { .. } | V::MultiPolygon { .. }) => {
+                            match shape::raw_from_geojson(v) {
+                                Ok(p) => raw.polygons.extend(p),
+                                Err(e) => problems.add(format!("{label}, reach {e}")),
+                            }
+                        }
                         other => problems.add(format!(
-                            "{label}, geometry: {} is neither the home point nor a reach polygon",
-                            super::dataset::geometry_name(&other)
+                            "{label}, geometry: a {} is neither the home point nor a reach polygon",
+                            other.type_name()
                         )),
                     }
                 }
             }
-            Ok(other) => problems.add(format!(
-                "{label}, geometry: {} (expected a Point, or a GeometryCollection of a Point and polygons)",
-                super::dataset::geometry_name(&other)
+            other => problems.add(format!(
+                "{label}, geometry: a {} (expected a Point, or a GeometryCollection of a Point and polygons)",
+                other.type_name()
             )),
-            Err(e) => problems.add(format!("{label}, geometry: {e}")),
         }
         if problems.0.len() > before {
             continue;
@@ -412,8 +574,7 @@ fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
             problems.add(format!("{label}, geometry: no Point for the outlet's home"));
             continue;
         }
-        if !polygons.is_empty() {
-            raw.reach_geometry = Some(MultiPolygon(polygons));
+        if !raw.polygons.is_empty() {
             // The app's own export names its reach in prose; the polygons say it exactly.
             raw.reach_regions = None;
             raw.reach_km = None;
@@ -423,28 +584,39 @@ fn geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
     out
 }
 
-fn parse_coords(text: &str) -> Option<Vec<Coord<f64>>> {
+/// KML `coordinates`: `lon,lat[,alt]` separated by white space.
+fn parse_coords(text: &str) -> std::result::Result<Vec<Coord<f64>>, String> {
     text.split_whitespace()
-        .map(|t| {
+        .enumerate()
+        .map(|(n, t)| {
             let mut it = t.split(',');
-            let x = it.next()?.parse().ok()?;
-            let y = it.next()?.parse().ok()?;
-            Some(Coord { x, y })
+            let x = it.next().and_then(|v| v.parse::<f64>().ok());
+            let y = it.next().and_then(|v| v.parse::<f64>().ok());
+            match (x, y) {
+                (Some(x), Some(y)) => Ok(Coord { x, y }),
+                _ => Err(format!("position {}: {} is not lon,lat", n + 1, short(t))),
+            }
         })
         .collect()
 }
 
-fn kml(text: &str, problems: &mut Problems, need_home: bool) -> Vec<Raw> {
+/// How deep KML elements may nest.
+const MAX_DEPTH: usize = 64;
+
+/// Placemarks of a KML document. Text is gathered per element (entities
+/// arrive as their own events) and used when the element ends.
+#[allow(clippy::too_many_lines)]
+fn kml(text: &str, problems: &mut Problems, need_home: bool, cap: usize) -> Vec<Raw> {
     use quick_xml::events::Event;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = quick_xml::Reader::from_str(text);
-    reader.config_mut().trim_text(true);
     let mut out = Vec::new();
     let mut path: Vec<String> = Vec::new();
     let mut current: Option<Raw> = None;
     let mut data_name: Option<String> = None;
-    let mut outer: Option<LineString<f64>> = None;
-    let mut holes: Vec<LineString<f64>> = Vec::new();
-    let mut polygons: Vec<Polygon<f64>> = Vec::new();
+    let mut value = String::new();
+    let mut rings: Vec<Vec<Coord<f64>>> = Vec::new();
+    let mut polygons: Vec<RawPolygon> = Vec::new();
     let mut count = 0;
     loop {
         let event = match reader.read_event() {
@@ -457,16 +629,43 @@ fn kml(text: &str, problems: &mut Problems, need_home: bool) -> Vec<Raw> {
                 return vec![];
             }
         };
+        let place = || {
+            current
+                .as_ref()
+                .map_or_else(|| "the document".to_owned(), |r| r.place.clone())
+        };
         match event {
+            Event::DocType(_) => {
+                problems.add(
+                    "the KML has a DOCTYPE: entity declarations are not accepted (remove the <!DOCTYPE ...>)"
+                        .into(),
+                );
+                return vec![];
+            }
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if path.len() >= MAX_DEPTH {
+                    problems.add(format!(
+                        "the KML nests elements deeper than {MAX_DEPTH} levels"
+                    ));
+                    return vec![];
+                }
                 if name == "Placemark" {
                     count += 1;
+                    if count > cap {
+                        problems.add(format!(
+                            "the file holds more than {cap} Placemarks: at most {cap} can be imported at once"
+                        ));
+                        return vec![];
+                    }
                     current = Some(Raw {
                         place: format!("placemark {count}"),
                         ..Raw::default()
                     });
                     polygons.clear();
+                }
+                if name == "Polygon" {
+                    rings.clear();
                 }
                 if name == "Data" {
                     data_name = e
@@ -475,101 +674,113 @@ fn kml(text: &str, problems: &mut Problems, need_home: bool) -> Vec<Raw> {
                         .find(|a| a.key.as_ref() == b"name")
                         .map(|a| String::from_utf8_lossy(&a.value).into_owned());
                 }
+                value.clear();
                 path.push(name);
             }
-            Event::End(_) => {
-                let name = path.pop().unwrap_or_default();
-                match name.as_str() {
-                    "Polygon" => {
-                        if let Some(o) = outer.take() {
-                            polygons.push(Polygon::new(o, std::mem::take(&mut holes)));
-                        }
-                    }
-                    "Placemark" => {
-                        if let Some(mut raw) = current.take() {
-                            if raw.home.is_none() && need_home {
-                                problems.add(format!(
-                                    "{}, Point: missing (the outlet's home)",
-                                    raw.place
-                                ));
-                            } else {
-                                if !polygons.is_empty() {
-                                    raw.reach_geometry =
-                                        Some(MultiPolygon(std::mem::take(&mut polygons)));
-                                }
-                                out.push(raw);
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Event::Text(t) => {
-                let Ok(value) = t
-                    .decode()
-                    .map(|v| quick_xml::escape::unescape(&v).map(std::borrow::Cow::into_owned))
-                else {
-                    continue;
-                };
-                let Ok(value) = value else { continue };
-                let Some(raw) = current.as_mut() else {
-                    continue;
-                };
-                let leaf = path.last().map(String::as_str).unwrap_or_default();
-                let parent = path
-                    .iter()
-                    .rev()
-                    .nth(1)
-                    .map(String::as_str)
-                    .unwrap_or_default();
-                match (parent, leaf) {
-                    ("Placemark", "name") => raw.name = Some(value),
-                    ("Data", "value") => match data_name.as_deref() {
-                        Some("kind") => raw.kind = Some(value),
-                        Some("audience") => raw.audience = Some(value),
-                        Some("town") => raw.town = Some(value),
-                        Some("reach_regions") => raw.reach_regions = Some(value),
-                        Some("reach_km") => raw.reach_km = Some(value),
-                        Some("parent") => raw.parent = Some(value),
-                        Some("code") => raw.code = Some(value),
-                        _ => {}
-                    },
-                    ("Point", "coordinates") => {
-                        match parse_coords(&value).and_then(|c| c.first().copied()) {
-                            Some(c) => raw.home = Some((c.x, c.y)),
-                            None => problems.add(format!(
-                                "{}, Point: coordinates {value:?} are not lon,lat",
-                                raw.place
-                            )),
-                        }
-                    }
-                    ("LinearRing", "coordinates") => match parse_coords(&value) {
-                        Some(c) if c.len() >= 4 => {
-                            let ring = LineString(c);
-                            if path.iter().any(|p| p == "innerBoundaryIs") {
-                                holes.push(ring);
-                            } else {
-                                outer = Some(ring);
-                            }
-                        }
-                        _ => problems.add(format!(
-                            "{}, Polygon: a ring needs at least 4 lon,lat positions",
-                            raw.place
+            Event::Text(t) => match t.decode() {
+                Ok(s) => value.push_str(&s),
+                Err(e) => problems.add(format!("{}: text that cannot be read: {e}", place())),
+            },
+            Event::CData(t) => match t.decode() {
+                Ok(s) => value.push_str(&s),
+                Err(e) => problems.add(format!("{}: text that cannot be read: {e}", place())),
+            },
+            Event::GeneralRef(r) => {
+                let name = r.decode().unwrap_or_default().into_owned();
+                match r.resolve_char_ref() {
+                    Ok(Some(c)) => value.push(c),
+                    Ok(None) => match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => value.push_str(s),
+                        None => problems.add(format!(
+                            "{}, {}: unknown entity &{};",
+                            place(),
+                            path.last().map_or("text", String::as_str),
+                            short(&name).trim_matches('"')
                         )),
                     },
-                    _ => {}
+                    Err(e) => problems.add(format!(
+                        "{}, {}: {e}",
+                        place(),
+                        path.last().map_or("text", String::as_str)
+                    )),
+                }
+            }
+            Event::End(_) => {
+                let leaf = path.pop().unwrap_or_default();
+                let parent = path.last().map(String::as_str).unwrap_or_default();
+                let text = std::mem::take(&mut value);
+                let text = text.trim();
+                if let Some(raw) = current.as_mut() {
+                    match (parent, leaf.as_str()) {
+                        ("Placemark", "name") => raw.name = Some(text.to_owned()),
+                        ("Data", "value") => {
+                            let v = Some(text.to_owned());
+                            match data_name.as_deref() {
+                                Some("kind") => raw.kind = v,
+                                Some("audience") => raw.audience = v,
+                                Some("town") => raw.town = v,
+                                Some("reach_regions") => raw.reach_regions = v,
+                                Some("reach_km") => raw.reach_km = v,
+                                Some("parent") => raw.parent = v,
+                                Some("code") => raw.code = v,
+                                _ => {}
+                            }
+                        }
+                        ("Point", "coordinates") => {
+                            match parse_coords(text).map(|c| c.first().copied()) {
+                                Ok(Some(c)) if raw.home.is_none() => raw.home = Some((c.x, c.y)),
+                                Ok(Some(_)) => {}
+                                Ok(None) => problems
+                                    .add(format!("{}, Point: coordinates are empty", raw.place)),
+                                Err(e) => problems.add(format!(
+                                    "{}, Point: coordinates {}: {e}",
+                                    raw.place,
+                                    short(text)
+                                )),
+                            }
+                        }
+                        ("LinearRing", "coordinates") => match parse_coords(text) {
+                            Ok(c) => {
+                                if path.iter().any(|p| p == "innerBoundaryIs") {
+                                    rings.push(c);
+                                } else {
+                                    rings.insert(0, c);
+                                }
+                            }
+                            Err(e) => problems.add(format!("{}, Polygon: {e}", raw.place)),
+                        },
+                        (_, "Polygon") if !rings.is_empty() => {
+                            polygons.push(std::mem::take(&mut rings));
+                        }
+                        _ => {}
+                    }
+                }
+                if leaf == "Placemark" {
+                    if let Some(mut raw) = current.take() {
+                        if raw.home.is_none() && need_home {
+                            problems
+                                .add(format!("{}, Point: missing (the outlet's home)", raw.place));
+                        } else {
+                            raw.polygons = std::mem::take(&mut polygons);
+                            out.push(raw);
+                        }
+                    }
                 }
             }
             Event::Eof => break,
             _ => {}
         }
     }
+    if let Some(open) = path.last() {
+        problems.add(format!("the file ends inside <{open}>: is it cut short?"));
+        return vec![];
+    }
     if count == 0 && problems.0.is_empty() {
         problems.add("the KML holds no Placemark".into());
     }
     // The app's own KML describes the reach in prose; its polygons say it exactly.
     for raw in &mut out {
-        if raw.reach_geometry.is_some() {
+        if !raw.polygons.is_empty() {
             raw.reach_regions = None;
             raw.reach_km = None;
         }
@@ -599,9 +810,41 @@ fn slug(s: &str) -> String {
     out.trim_end_matches('-').to_owned()
 }
 
+fn regions_geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
+    let mut out = Vec::new();
+    for (i, f) in feature_collection(text, MAX_REGIONS, "regions", problems)
+        .into_iter()
+        .enumerate()
+    {
+        let props = f.properties.clone().unwrap_or_default();
+        let mut raw = Raw {
+            place: format!("feature {}", i + 1),
+            name: prop_text(&props, "name"),
+            parent: prop_text(&props, "parent"),
+            code: prop_text(&props, "code"),
+            ..Raw::default()
+        };
+        let (_, label) = named(&raw.place, raw.name.as_deref());
+        let Some(geometry) = f.geometry else {
+            problems.add(format!("{label}, geometry: missing (expected a Polygon)"));
+            continue;
+        };
+        match shape::raw_from_geojson(&geometry.value) {
+            Ok(p) => raw.polygons = p,
+            Err(e) => {
+                problems.add(format!("{label}, geometry: {e}"));
+                continue;
+            }
+        }
+        out.push(raw);
+    }
+    out
+}
+
 /// Parses and checks regions (GeoJSON or KML polygons with a `name`, and
 /// optionally a `parent` code and a `code`): a region without a parent is an
-/// area, under an area a county, under a county a unit.
+/// area, under an area a county, under a county a unit. Boundaries follow
+/// [`shape`]'s rules with `simple`: a ring that crosses itself is refused.
 ///
 /// # Errors
 /// `Error::Invalid` listing every problem; nothing is imported then.
@@ -620,25 +863,8 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
                 "regions need boundaries: import them from GeoJSON or KML".into(),
             ))
         }
-        Format::Kml => kml(text, &mut problems, false),
-        Format::GeoJson => match super::dataset::parse_collection(text) {
-            Ok(features) => features
-                .into_iter()
-                .enumerate()
-                .map(|(i, (props, mp))| Raw {
-                    place: format!("feature {}", i + 1),
-                    name: prop_text(&props, "name"),
-                    parent: prop_text(&props, "parent"),
-                    code: prop_text(&props, "code"),
-                    reach_geometry: Some(mp),
-                    ..Raw::default()
-                })
-                .collect(),
-            Err(e) => {
-                problems.add(e.to_string());
-                vec![]
-            }
-        },
+        Format::Kml => kml(text, &mut problems, false, MAX_REGIONS),
+        Format::GeoJson => regions_geojson(text, &mut problems),
     };
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -646,6 +872,10 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
         let (name, who) = named(&raw.place, raw.name.as_deref());
         if name.is_empty() {
             problems.add(format!("{who}, name: missing"));
+            continue;
+        }
+        if let Some(p) = text_problem(&name) {
+            problems.add(format!("{who}, name: {p}"));
             continue;
         }
         let parent = raw
@@ -657,8 +887,8 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
             None => Level::Area,
             Some(None) => {
                 problems.add(format!(
-                    "{who}, parent: unknown region {:?}",
-                    parent.unwrap_or_default()
+                    "{who}, parent: unknown region {}",
+                    short(parent.unwrap_or_default())
                 ));
                 continue;
             }
@@ -681,14 +911,16 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
                 || format!("{}:{}", level.as_str(), slug(&name)),
                 str::to_owned,
             );
-        let valid_code = code.split_once(':').is_some_and(|(l, rest)| {
-            l == level.as_str()
-                && !rest.is_empty()
-                && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        });
+        let valid_code = code.len() <= MAX_TEXT
+            && code.split_once(':').is_some_and(|(l, rest)| {
+                l == level.as_str()
+                    && !rest.is_empty()
+                    && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
         if !valid_code {
             problems.add(format!(
-                "{who}, code: {code:?} must look like {}:some-name",
+                "{who}, code: {} must look like {}:some-name (at most {MAX_TEXT} characters)",
+                short(&code),
                 level.as_str()
             ));
             continue;
@@ -699,15 +931,17 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
             ));
             continue;
         }
-        let Some(geometry) = raw.reach_geometry.filter(|g| !g.0.is_empty()) else {
+        if raw.polygons.is_empty() {
             problems.add(format!("{who}, geometry: no polygon"));
             continue;
-        };
-        let b = super::bounds_of(&geometry);
-        if b[0] < HOME_BOX[0] || b[2] > HOME_BOX[2] || b[1] < HOME_BOX[1] || b[3] > HOME_BOX[3] {
-            problems.add(format!("{who}, geometry: reaches outside the UK and Ireland (longitude first, then latitude)"));
-            continue;
         }
+        let geometry = match shape::build(raw.polygons, &REGION_RULES) {
+            Ok(g) => g,
+            Err(e) => {
+                problems.add(format!("{who}, geometry: {e}"));
+                continue;
+            }
+        };
         out.push(NewRegion {
             code,
             name,

@@ -91,35 +91,32 @@ pub fn markdown(m: &Migration) -> String {
     out
 }
 
-fn field(text: &str) -> String {
-    // Quote every field; a leading formula character is defused for spreadsheets.
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
 /// The checklist as CSV, one line per point (UTC times in RFC 3339 with offset).
 #[must_use]
 pub fn csv(m: &Migration) -> String {
-    let mut out =
-        String::from("section,point,state,note,changed_by,changed_at,automated_check\r\n");
-    for section in &m.sections {
-        for item in &section.items {
-            let row = [
-                field(&section.title),
-                field(&item.text),
-                field(item.state.as_str()),
-                field(&item.note),
-                field(item.changed_by.as_deref().unwrap_or("")),
-                field(item.changed_at.as_ref().map_or("", |t| t.iso.as_str())),
-                field(item.automated_check.map_or("", |c| c.as_str())),
-            ];
-            out.push_str(&row.join(","));
-            out.push_str("\r\n");
-        }
-    }
-    out
+    let rows = m.sections.iter().flat_map(|section| {
+        section.items.iter().map(move |item| {
+            [
+                section.title.as_str(),
+                item.text.as_str(),
+                item.state.as_str(),
+                item.note.as_str(),
+                item.changed_by.as_deref().unwrap_or(""),
+                item.changed_at.as_ref().map_or("", |t| t.iso.as_str()),
+                item.automated_check.map_or("", |c| c.as_str()),
+            ]
+        })
+    });
+    crate::csv_out::write(
+        &[
+            "section",
+            "point",
+            "state",
+            "note",
+            "changed_by",
+            "changed_at",
+            "automated_check",
+        ],
+        rows,
+    )
 }
