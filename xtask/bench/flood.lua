@@ -3,7 +3,7 @@
 --   page   a signed-in page (map, checklist, health) or the sign-in page
 --   base   a basemap tile somewhere over the UK, mostly never asked before
 --   cover  a coverage tile of the selection, mostly never asked before
---   far    a tile out of range (zoom 20, or x/y past the edge)
+--   far    a tile out of range (zoom 21-30, or x/y past the edge)
 --   login  a wrong password for the user, from the attacker's address
 -- Answers are counted per status; `done` prints one line per status:
 --   status <code> <count>
@@ -58,7 +58,9 @@ function request()
     local path = cover:gsub("{z}", z):gsub("{x}", x):gsub("{y}", y)
     return wrk.format("GET", path)
   elseif kind == "far" then
-    local z, x, y = 20, math.random(0, 2 ^ 20 - 1), math.random(0, 2 ^ 20 - 1)
+    -- Zoom 20 is the deepest served: 21 and beyond, or x past 2^z - 1.
+    local z = math.random(21, 30)
+    local x, y = math.random(0, 1e9), math.random(0, 1e9)
     if math.random(2) == 1 then
       z = math.random(0, 12)
       x = 2 ^ z + math.random(0, 1000)

@@ -74,7 +74,7 @@ const KINDS: &[Kind] = &[
     },
     Kind {
         name: "far",
-        what: "tiles out of range (zoom 20, x past the edge)",
+        what: "tiles out of range (zoom 21-30, x past the edge)",
         connections: 20,
         allowed: &[400, 404, 429, 503],
     },
