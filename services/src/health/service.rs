@@ -294,6 +294,38 @@ pub fn target_spec(
             "target {name:?}: the path must start with / and hold no spaces"
         ));
     }
+    // Every text goes into the check's request line or headers, the database
+    // and the page: bounded, and no control characters (a new line in `host`
+    // would add headers to every check).
+    for (what, value, max) in [
+        ("address", Some(address), 260),
+        ("method", Some(method.as_str()), 16),
+        ("path", Some(path.as_str()), 2048),
+        ("host", t.host.as_deref(), 253),
+        ("body_match", t.body_match.as_deref(), 1024),
+    ] {
+        let Some(value) = value else { continue };
+        if value.chars().count() > max {
+            return Err(format!(
+                "target {name:?}: {what} has at most {max} characters"
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!(
+                "target {name:?}: {what} must not hold control characters (tabs, new lines)"
+            ));
+        }
+    }
+    if let Some(code) = t.expect_status.filter(|c| !(100..=599).contains(c)) {
+        return Err(format!(
+            "target {name:?}: expect_status must be an HTTP status from 100 to 599, not {code}"
+        ));
+    }
+    if let Some(days) = t.cert_warn_days.filter(|d| *d > 3650) {
+        return Err(format!(
+            "target {name:?}: cert_warn_days must be from 0 to 3650, not {days}"
+        ));
+    }
     Ok(TargetSpec {
         id,
         name: name.to_owned(),

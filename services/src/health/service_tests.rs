@@ -121,6 +121,60 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         .await
         .expect_err("bad address");
     assert!(bad.to_string().contains("host:port"), "{bad}");
+    // Texts are bounded and free of control characters; numbers in range.
+    for (form, expect) in [
+        (
+            TargetConfig {
+                host: Some("shop.example\r\nX-Injected: 1".into()),
+                ..TargetConfig::default()
+            },
+            "host must not hold control characters",
+        ),
+        (
+            TargetConfig {
+                path: Some(format!("/{}", "a".repeat(3000))),
+                ..TargetConfig::default()
+            },
+            "path has at most 2048 characters",
+        ),
+        (
+            TargetConfig {
+                body_match: Some("x".repeat(2000)),
+                ..TargetConfig::default()
+            },
+            "body_match has at most 1024 characters",
+        ),
+        (
+            TargetConfig {
+                expect_status: Some(999),
+                ..TargetConfig::default()
+            },
+            "expect_status must be an HTTP status from 100 to 599",
+        ),
+        (
+            TargetConfig {
+                cert_warn_days: Some(u32::MAX),
+                ..TargetConfig::default()
+            },
+            "cert_warn_days must be from 0 to 3650",
+        ),
+    ] {
+        let form = TargetConfig {
+            name: "lon9".into(),
+            address: "127.0.0.1:9".into(),
+            ..form
+        };
+        let err = service
+            .add_target(&staff(), "web-lon", &form)
+            .await
+            .expect_err(expect);
+        assert!(err.to_string().contains(expect), "{expect}: {err}");
+    }
+    assert_eq!(
+        service.specs().await.expect("specs").len(),
+        2,
+        "nothing added"
+    );
     let dup = service
         .add_target(
             &staff(),
