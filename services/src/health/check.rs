@@ -109,7 +109,7 @@ impl Prepared {
             ("path", http.path.as_str()),
             ("host", host_header),
         ] {
-            if v.is_empty() || v.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            if !fits_request_line(v) {
                 return Err(format!("invalid HTTP {what}: {v:?}"));
             }
         }
@@ -342,6 +342,15 @@ impl Prepared {
             Outcome::WrongStatus(code)
         }
     }
+}
+
+/// Whether `v` can go into the check's request line or `Host` header as it
+/// is: not empty, no spaces, no control characters (a new line would end the
+/// header). The target form refuses what this refuses, so a stored target
+/// never fails every check for it.
+#[must_use]
+pub fn fits_request_line(v: &str) -> bool {
+    !v.is_empty() && !v.bytes().any(|b| b.is_ascii_control() || b == b' ')
 }
 
 /// `host:port`, `[v6]:port`: the host (without brackets) and the port.

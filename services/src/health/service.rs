@@ -294,15 +294,18 @@ pub fn target_spec(
             "target {name:?}: the path must start with / and hold no spaces"
         ));
     }
-    // Every text goes into the check's request line or headers, the database
-    // and the page: bounded, and no control characters (a new line in `host`
-    // would add headers to every check).
-    for (what, value, max) in [
-        ("address", Some(address), 260),
-        ("method", Some(method.as_str()), 16),
-        ("path", Some(path.as_str()), 2048),
-        ("host", t.host.as_deref(), 253),
-        ("body_match", t.body_match.as_deref(), 1024),
+    // Every text is stored and shown: bounded, and free of control characters.
+    // What goes into the check's request must also fit it as the checker
+    // decides (`check::fits_request_line`): refused here with a reason rather
+    // than stored and failing every check.
+    let host = t.host.as_deref().filter(|h| !h.is_empty());
+    for (what, value, max, in_request) in [
+        ("name", Some(name), 100, false),
+        ("address", Some(address), 260, false),
+        ("method", Some(method.as_str()), 16, true),
+        ("path", Some(path.as_str()), 2048, true),
+        ("host", host, 253, true),
+        ("body_match", t.body_match.as_deref(), 1024, false),
     ] {
         let Some(value) = value else { continue };
         if value.chars().count() > max {
@@ -310,9 +313,11 @@ pub fn target_spec(
                 "target {name:?}: {what} has at most {max} characters"
             ));
         }
-        if value.chars().any(char::is_control) {
+        if value.chars().any(char::is_control)
+            || (in_request && !super::check::fits_request_line(value))
+        {
             return Err(format!(
-                "target {name:?}: {what} must not hold control characters (tabs, new lines)"
+                "target {name:?}: {what} must not hold spaces or control characters (tabs, new lines)"
             ));
         }
     }

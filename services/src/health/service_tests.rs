@@ -128,7 +128,14 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
                 host: Some("shop.example\r\nX-Injected: 1".into()),
                 ..TargetConfig::default()
             },
-            "host must not hold control characters",
+            "host must not hold spaces or control characters",
+        ),
+        (
+            TargetConfig {
+                host: Some("shop example".into()),
+                ..TargetConfig::default()
+            },
+            "host must not hold spaces",
         ),
         (
             TargetConfig {
