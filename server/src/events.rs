@@ -6,12 +6,15 @@
 //! published through any replica arrives here too.
 //!
 //! The stream does not keep the permission it opened with: it looks the
-//! session up again every [`RECHECK`], before sending any event that needs
-//! more than the dashboard (audit events), and at once (at most every
-//! [`RECHECK_SOON`]) when an `audit` event arrives (signing out, disabling a
-//! user and changing a role are all audited). A session that ended, a user
-//! disabled or no longer allowed the dashboard closes the stream; a new role
-//! filters what follows. Server shutdown ends every stream (`AppState::shutdown`).
+//! session up again every [`RECHECK`], before sending an event that needs more
+//! than the dashboard (audit events; at most every [`RECHECK_SOON`]), and at
+//! once when an audit event says access may have changed (a sign-out, a user
+//! disabled, demoted or given a new password; failed sign-ins, which anyone
+//! can cause, do not prompt one). The look-up is a peek: it does not count as
+//! activity, so an open tab never keeps an idle session alive. A session that
+//! ended, a user disabled or no longer allowed the dashboard closes the
+//! stream; a new role filters what follows. Server shutdown ends every stream
+//! (`AppState::shutdown`).
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -116,12 +119,16 @@ impl Feed {
             match received {
                 Ok(event) => {
                     let needs = permission_for(&event.topic);
-                    let stale = self.checked.elapsed() >= RECHECK;
-                    let prompt = event.topic == "audit" && self.checked.elapsed() >= RECHECK_SOON;
-                    // More than the dashboard (the audit log): checked right before sending.
+                    // An audit event that can change who may read (a sign-out,
+                    // a user disabled or demoted) prompts a check at once; a
+                    // failed sign-in (anyone can cause those) does not.
+                    let prompt = event.topic == "audit" && changes_access(&event.data);
+                    // More than the dashboard (the audit log): checked before
+                    // sending, at most every RECHECK_SOON.
                     let privileged = !matches!(needs, Permission::ViewDashboard)
-                        && self.who.require(needs).is_ok();
-                    if stale || prompt || privileged {
+                        && self.who.require(needs).is_ok()
+                        && self.checked.elapsed() >= RECHECK_SOON;
+                    if prompt || privileged {
                         self.still_allowed().await?;
                     }
                     if self.who.require(needs).is_err() {
@@ -148,7 +155,10 @@ impl Feed {
     /// failed: the page reconnects and is asked to sign in if need be).
     async fn still_allowed(&mut self) -> Option<()> {
         self.checked = Instant::now();
-        match self.auth.session(&self.token).await {
+        // The periodic check counts from the last check, whatever prompted it.
+        self.recheck.reset();
+        // A peek: an open tab must not keep an idle session alive.
+        match self.auth.peek_session(&self.token).await {
             Ok(who) if who.require(Permission::ViewDashboard).is_ok() => {
                 self.who = who;
                 Some(())
@@ -160,4 +170,12 @@ impl Feed {
             }
         }
     }
+}
+
+/// Whether an audit event can change what a signed-in user may read: a
+/// sign-out or anything done to a user (disable, role, password reset).
+fn changes_access(data: &serde_json::Value) -> bool {
+    data.get("action")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|a| a.starts_with("user.") || a.starts_with("auth.logout"))
 }

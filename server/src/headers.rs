@@ -80,7 +80,7 @@ impl SecurityHeaders {
 /// `https://{s}.tile.example.org/{z}/{x}/{y}.png` → `https://*.tile.example.org`.
 fn basemap_origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
-    let host = rest.split('/').next()?.replace("{s}", "*");
+    let host = rest.split(['/', '?', '#']).next()?.replace("{s}", "*");
     let plain = host
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*' | '[' | ']'));
@@ -127,6 +127,23 @@ pub async fn tile_headers(req: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_basemap_origin_stops_at_the_path_query_or_fragment() {
+        for (url, origin) in [
+            (
+                "https://{s}.tile.example.org/{z}/{x}/{y}.png",
+                "https://*.tile.example.org",
+            ),
+            ("https://t.example?k=1&z={z}", "https://t.example"),
+            ("https://t.example#{z}", "https://t.example"),
+            ("http://127.0.0.1:8080/{z}/{x}/{y}", "http://127.0.0.1:8080"),
+            ("https://{host}/{z}.png", "https:"),
+        ] {
+            assert_eq!(super::basemap_origin(url).as_deref(), Some(origin), "{url}");
+        }
+    }
+
     use super::*;
 
     #[test]

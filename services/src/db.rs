@@ -135,10 +135,10 @@ pub const MIGRATIONS: &[Step] = &[
         postgres: sql_file!("postgres/0009_login_throttle.sql"),
     },
     Step {
-        version: 11,
+        version: 10,
         description: "indexes for retention",
-        sqlite: sql_file!("0011_retention.sql"),
-        postgres: sql_file!("0011_retention.sql"),
+        sqlite: sql_file!("0010_retention.sql"),
+        postgres: sql_file!("0010_retention.sql"),
     },
 ];
 

@@ -329,11 +329,13 @@ impl AuthService {
                 limits::USERNAME_MAX
             )));
         }
-        if password.chars().count() > limits::PASSWORD_MAX {
+        // A name no account can have (and an overlong password) fails at
+        // once: no throttle row, no hash, and no timing to learn from.
+        if validate_username(username).is_err() || password.chars().count() > limits::PASSWORD_MAX {
             return Err(Error::LoginFailed);
         }
         let now = self.clock.now();
-        let keys = ThrottleKeys::new(username, truncate(&client.addr, 100));
+        let keys = ThrottleKeys::new(username, &client.addr);
         let reservation = self.reserve_attempt(&keys, now).await?;
 
         let checked = async {
@@ -488,13 +490,33 @@ impl AuthService {
         let username = username.trim();
         validate_username(username)?;
         let prefix = ThrottleKeys::account_prefix(username);
-        let n =
+        let prefix_len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+        let mut tx = self.db.pool().begin().await?;
+        // The addresses this user failed from: their per-address counts go
+        // too, or an office behind one address stays locked after an unlock.
+        let addresses: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT substr(key, CAST($1 AS INTEGER) + 1) FROM login_failure \
+             WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2",
+        )
+        .bind(prefix_len)
+        .bind(&prefix)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut n =
             sqlx::query("DELETE FROM login_failure WHERE substr(key, 1, CAST($1 AS INTEGER)) = $2")
-                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+                .bind(prefix_len)
                 .bind(&prefix)
-                .execute(self.db.pool())
+                .execute(&mut *tx)
                 .await?
                 .rows_affected();
+        for addr in &addresses {
+            n += sqlx::query("DELETE FROM login_failure WHERE key = $1")
+                .bind(format!("{ADDRESS_PREFIX}{addr}"))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
         self.audit_system(
             "user.unlock",
             username,
@@ -538,6 +560,20 @@ impl AuthService {
     /// # Errors
     /// Database errors.
     pub async fn session(&self, token: &str) -> Result<Principal> {
+        self.lookup(token, true).await
+    }
+
+    /// As [`AuthService::session`], without counting as activity: for a
+    /// long-lived stream re-checking its session, which must not keep an idle
+    /// session alive past its idle timeout.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn peek_session(&self, token: &str) -> Result<Principal> {
+        self.lookup(token, false).await
+    }
+
+    async fn lookup(&self, token: &str, touch: bool) -> Result<Principal> {
         let now = self.clock.now();
         let id = token_hash(token);
         let row = sqlx::query(
@@ -561,7 +597,7 @@ impl AuthService {
             return Ok(Principal::Anonymous);
         }
         // Touch at most once a minute: reads stay reads.
-        if now - last_seen >= 60 {
+        if touch && now - last_seen >= 60 {
             sqlx::query("UPDATE app_session SET last_seen_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(&id)
@@ -812,7 +848,8 @@ async fn delete_sessions_of<'e>(ex: impl sqlx::any::AnyExecutor<'e>, user_id: i6
 }
 
 /// The throttle's keys for one attempt: the account from this address, and
-/// the address. (A user name has no `|`, so a key's account prefix is exact.)
+/// the address. (`login` only gets here with a valid user name, which has no
+/// `|`, so a key's account prefix is exact.)
 struct ThrottleKeys {
     account: String,
     address: String,
@@ -820,14 +857,36 @@ struct ThrottleKeys {
 
 impl ThrottleKeys {
     fn new(username: &str, addr: &str) -> Self {
+        let addr = throttle_address(addr);
         Self {
             account: format!("{}{addr}", Self::account_prefix(username)),
-            address: format!("addr:{addr}"),
+            address: format!("{ADDRESS_PREFIX}{addr}"),
         }
     }
 
     fn account_prefix(username: &str) -> String {
         format!("user:{}|addr:", username.to_lowercase())
+    }
+}
+
+const ADDRESS_PREFIX: &str = "addr:";
+
+/// The address the throttle counts: an IPv4 address as it is, an IPv6 one by
+/// its /64 (one subscriber's or host's network: stepping through its 2^64
+/// addresses must not buy new tries), IPv4-mapped IPv6 as IPv4; anything
+/// else (an unknown peer) cut to 64 characters.
+fn throttle_address(addr: &str) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match addr.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!(
+                "{}/64",
+                Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))
+            ),
+        },
+        Err(_) => clip(addr, 64).into_owned(),
     }
 }
 
