@@ -154,7 +154,10 @@ fn a_flood_from_one_address_cannot_lock_the_admin_out_and_unlock_clears_it() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         // Five for the account from that address, and the five they added
         // to the address's own count.
-        assert_eq!(stdout.trim(), "unlocked admin: 10 failed sign-in(s) cleared");
+        assert_eq!(
+            stdout.trim(),
+            "unlocked admin: 10 failed sign-in(s) cleared"
+        );
         let r = post_login(&app, "admin", PASSWORD, Some(attacker)).await;
         assert_eq!(r.location(), "/", "unlocked");
         // The session records the address the proxy saw.

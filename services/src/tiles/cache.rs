@@ -160,13 +160,24 @@ impl Tile {
 
 type Slot = Arc<tokio::sync::OnceCell<Tile>>;
 
-/// A request's hold on an in-flight slot: when it goes (answered, failed or
-/// dropped because its client left) and no other request holds the slot, the
-/// slot leaves the in-flight table.
+/// A request's hold on an in-flight slot, and its only reference to it: when
+/// it goes (answered, failed or dropped because its client left) and no other
+/// request holds the slot, the slot leaves the in-flight table. Every
+/// reference is taken and given back under the table's lock, so the count
+/// read there is exact (two requests leaving at once cannot both see the
+/// other and leave the slot behind).
 struct Leaving<'a> {
     inflight: &'a Mutex<HashMap<(String, TileId), Slot>>,
     id: &'a (String, TileId),
-    slot: &'a Slot,
+    slot: Option<Slot>,
+}
+
+impl Leaving<'_> {
+    fn slot(&self) -> &Slot {
+        self.slot
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
 }
 
 impl Drop for Leaving<'_> {
@@ -175,10 +186,14 @@ impl Drop for Leaving<'_> {
             .inflight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Held by the table and this request only: nobody else waits on it.
-        if inflight
-            .get(self.id)
-            .is_some_and(|s| Arc::ptr_eq(s, self.slot) && Arc::strong_count(s) == 2)
+        let Some(mine) = self.slot.take() else { return };
+        let same = inflight.get(self.id).is_some_and(|s| Arc::ptr_eq(s, &mine));
+        drop(mine);
+        // Held by the table only now: nobody else waits on it.
+        if same
+            && inflight
+                .get(self.id)
+                .is_some_and(|s| Arc::strong_count(s) == 1)
         {
             inflight.remove(self.id);
         }
@@ -548,20 +563,21 @@ impl TileService {
         if let Some(t) = self.recall(&id) {
             return Ok(t);
         }
-        let slot: Slot = {
-            let mut inflight = self
-                .inflight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            inflight.entry(id.clone()).or_default().clone()
-        };
         // The last request out removes the slot, even one dropped mid-way.
-        let _leaving = Leaving {
+        let leaving = Leaving {
             inflight: &self.inflight,
             id: &id,
-            slot: &slot,
+            slot: Some(
+                self.inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(id.clone())
+                    .or_default()
+                    .clone(),
+            ),
         };
-        let result = slot
+        let result = leaving
+            .slot()
             .get_or_try_init(|| async {
                 let disk = self.disk_at(&parsed.version).await;
                 let on_disk = super::disk::DiskCache::name(&parsed.version, on_disk, tile);
@@ -723,4 +739,55 @@ fn load_from_disk(disk: &super::disk::DiskCache, rel: &str) -> Option<Tile> {
         png: bytes.into(),
         empty: false,
     })
+}
+
+#[cfg(test)]
+mod leaving_tests {
+    use super::*;
+
+    /// Requests leaving in any order, the last one out empties the table; a
+    /// guard for a slot the table no longer holds leaves the new one alone.
+    #[test]
+    fn the_last_request_out_removes_the_slot_whatever_the_order() {
+        let inflight: Mutex<HashMap<(String, TileId), Slot>> = Mutex::default();
+        let id = (
+            "k".to_owned(),
+            TileId {
+                z: 1,
+                x: 0,
+                y: 0,
+                scale: 1,
+            },
+        );
+        let join = || Leaving {
+            inflight: &inflight,
+            id: &id,
+            slot: Some(
+                inflight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .entry(id.clone())
+                    .or_default()
+                    .clone(),
+            ),
+        };
+        let len = || inflight.lock().map_or(usize::MAX, |m| m.len());
+        for first_leaves_first in [true, false] {
+            let (a, b) = (join(), join());
+            assert!(Arc::ptr_eq(a.slot(), b.slot()), "one slot for both");
+            let (x, y) = if first_leaves_first { (a, b) } else { (b, a) };
+            drop(x);
+            assert_eq!(len(), 1, "one request still waits");
+            drop(y);
+            assert_eq!(len(), 0, "the last one out removed it");
+        }
+        // A stale guard (its slot was replaced) does not remove the new slot.
+        let stale = join();
+        inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.clone(), Slot::default());
+        drop(stale);
+        assert_eq!(len(), 1);
+    }
 }

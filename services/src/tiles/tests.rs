@@ -823,3 +823,36 @@ async fn a_full_render_queue_refuses_at_once_and_a_render_nobody_waits_for_is_sk
     tiles.base(at(1)).await.expect("tile");
     assert_eq!(tiles.renders(), 2);
 }
+
+/// Many requests for the same few tiles at once, on several threads: every
+/// in-flight slot is gone when they are answered (a slot left behind would
+/// hold its tile outside the memory budget for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crowds_asking_for_one_tile_leave_no_slot_behind() {
+    let (_d, _a, tiles) = service(TileSettings {
+        render_queue: 64,
+        ..TileSettings::default()
+    })
+    .await;
+    let base = TileId::containing(LUTON.0, LUTON.1, 9, 1);
+    for round in 0..20u32 {
+        let held = tiles.occupy_render_threads().await;
+        let asks: Vec<_> = (0..48u32)
+            .map(|i| {
+                let tiles = tiles.clone();
+                let t = TileId {
+                    x: base.x + round,
+                    y: base.y + i % 3,
+                    ..base
+                };
+                tokio::spawn(async move { tiles.base(t).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        drop(held);
+        for a in asks {
+            a.await.expect("task").expect("tile");
+        }
+        assert_eq!(tiles.in_flight(), 0, "round {round}: no slot left behind");
+    }
+}
