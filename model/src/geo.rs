@@ -219,6 +219,29 @@ pub struct DataProblem {
     pub problem: String,
 }
 
+/// The stored rows the map left out, for the people who import: how many,
+/// and the first [`DataProblemSummary::SHOWN`] of them (a table of thousands of rows
+/// helps nobody and would be sent with every load of the page).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataProblemSummary {
+    pub total: u64,
+    pub shown: Vec<DataProblem>,
+}
+
+impl DataProblemSummary {
+    /// At most this many problems are listed.
+    pub const SHOWN: usize = 200;
+
+    /// The count of `all` and its first [`Self::SHOWN`].
+    #[must_use]
+    pub fn of(all: &[DataProblem]) -> Self {
+        Self {
+            total: all.len() as u64,
+            shown: all.iter().take(Self::SHOWN).cloned().collect(),
+        }
+    }
+}
+
 /// An outlet as lists and details show it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutletSummary {
@@ -280,6 +303,21 @@ pub struct FeaturePage {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn data_problems_are_counted_whole_and_listed_in_part() {
+        let one = |i: usize| super::DataProblem {
+            table: "outlet".into(),
+            row: i.to_string(),
+            problem: "reach: not a geometry".into(),
+        };
+        let all: Vec<_> = (0..500).map(one).collect();
+        let p = super::DataProblemSummary::of(&all);
+        assert_eq!(p.total, 500);
+        assert_eq!(p.shown.len(), super::DataProblemSummary::SHOWN);
+        assert_eq!(p.shown[0], one(0));
+        assert_eq!(super::DataProblemSummary::of(&all[..3]).shown.len(), 3);
+    }
+
     #[test]
     fn query_values_keep_codes_readable() {
         assert_eq!(

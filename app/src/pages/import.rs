@@ -4,23 +4,35 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use model::geo::DataProblem;
+use model::geo::DataProblemSummary;
 
 use crate::serverfns::map::data_problems;
 
-/// The stored rows the map left out, or a line saying there are none.
+/// The stored rows the map left out (the first few hundred), or a line saying
+/// there are none.
 #[component]
-fn DataProblems(problems: Vec<DataProblem>) -> impl IntoView {
-    if problems.is_empty() {
+fn DataProblemList(problems: DataProblemSummary) -> impl IntoView {
+    if problems.total == 0 {
         return view! { <p class="muted">"None: every stored region, town and outlet loads."</p> }
             .into_any();
     }
+    let count = if problems.total > problems.shown.len() as u64 {
+        format!(
+            "{} stored rows could not be loaded (the first {} are listed)",
+            problems.total,
+            problems.shown.len()
+        )
+    } else if problems.total == 1 {
+        "1 stored row could not be loaded".to_owned()
+    } else {
+        format!("{} stored rows could not be loaded", problems.total)
+    };
     view! {
-        <p>"These stored rows could not be loaded and are left out of the map; the rest is served. Import a corrected file (with “replace” for outlets) or fix the rows in the database."</p>
+        <p>{count}" and are left out of the map; the rest is served. Import a corrected file (with “replace” for outlets) or fix the rows in the database."</p>
         <table class="data-problems">
             <thead><tr><th scope="col">"Table"</th><th scope="col">"Row"</th><th scope="col">"Problem"</th></tr></thead>
             <tbody>
-                {problems.into_iter().map(|p| view! {
+                {problems.shown.into_iter().map(|p| view! {
                     <tr><td><code>{p.table}</code></td><td>{p.row}</td><td>{p.problem}</td></tr>
                 }).collect_view()}
             </tbody>
@@ -60,7 +72,7 @@ pub fn ImportPage() -> impl IntoView {
             <h2>"Data problems"</h2>
             <Suspense fallback=|| view! { <p class="loading">"Checking the stored map data…"</p> }>
                 {move || Suspend::new(async move {
-                    problems.await.map(|problems| view! { <DataProblems problems /> })
+                    problems.await.map(|problems| view! { <DataProblemList problems /> })
                 })}
             </Suspense>
         </section>

@@ -2,7 +2,7 @@
 //! the map left out (the import page's "Data problems").
 
 use leptos::{prelude::*, server_fn::codec::GetUrl};
-use model::geo::{DataProblem, MapView};
+use model::geo::{DataProblemSummary, MapView};
 
 use crate::error::AppError;
 
@@ -32,7 +32,7 @@ pub async fn get_map_view(
 
 /// The stored rows the map could not load and left out, for the people who import.
 #[server(endpoint = "map/data_problems", input = GetUrl)]
-pub async fn data_problems() -> Result<Vec<DataProblem>, AppError> {
+pub async fn data_problems() -> Result<DataProblemSummary, AppError> {
     let (who, _) = super::authorize(model::auth::Permission::EditMap)?;
     Ok(super::services()?.atlas.data_problems(&who).await?)
 }

@@ -833,21 +833,32 @@ impl AtlasService {
         refresh_version(&mut tx).await?;
         let rows = read_rows(&mut tx).await?;
         let atlas = build(rows).await?;
-        let new: Vec<String> = atlas
+        let new: Vec<&DataProblem> = atlas
             .problems()
             .iter()
             .filter(|p| !known.contains(&(p.table.clone(), p.row.clone())))
-            .take(50)
-            .map(|p| format!("{} {}: {}", p.table, p.row, p.problem))
             .collect();
         if !new.is_empty() {
             tx.rollback().await?;
-            tracing::warn!("a change to the map was rolled back: {}", new.join("; "));
+            const LISTED: usize = 50;
+            let mut listed: Vec<String> = new
+                .iter()
+                .take(LISTED)
+                .map(|p| format!("{} {}: {}", p.table, p.row, p.problem))
+                .collect();
+            if new.len() > LISTED {
+                listed.push(format!("(and {} more)", new.len() - LISTED));
+            }
+            tracing::warn!(
+                rows = new.len(),
+                "a change to the map was rolled back: {}",
+                listed[0]
+            );
             return Err(Error::Invalid(format!(
                 "nothing was imported: {} stored row{} would not load back\n{}",
                 new.len(),
                 if new.len() == 1 { "" } else { "s" },
-                new.join("\n")
+                listed.join("\n")
             )));
         }
         tx.commit().await?;
@@ -989,9 +1000,14 @@ impl AtlasService {
     ///
     /// # Errors
     /// Permission (`EditMap`: the people who import); database errors.
-    pub async fn data_problems(&self, who: &crate::auth::Principal) -> Result<Vec<DataProblem>> {
+    pub async fn data_problems(
+        &self,
+        who: &crate::auth::Principal,
+    ) -> Result<model::geo::DataProblemSummary> {
         who.require(model::auth::Permission::EditMap)?;
-        Ok(self.atlas().await?.problems().to_vec())
+        Ok(model::geo::DataProblemSummary::of(
+            self.atlas().await?.problems(),
+        ))
     }
 
     /// The stored data version.
@@ -1007,8 +1023,13 @@ impl AtlasService {
         let rows = read_rows(&mut conn).await?;
         drop(conn);
         let atlas = build(rows).await?;
-        for p in atlas.problems() {
-            tracing::warn!(table = %p.table, row = %p.row, "stored row left out of the map: {}", p.problem);
+        // One line however many (every replica logs it on every reload).
+        if let [first, ..] = atlas.problems() {
+            tracing::warn!(
+                left_out = atlas.problems().len(),
+                first = %format!("{} {}: {}", first.table, first.row, first.problem),
+                "stored rows left out of the map (listed on the import page)"
+            );
         }
         Ok(atlas)
     }
