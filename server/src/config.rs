@@ -87,8 +87,10 @@ pub struct Config {
     pub tile_cache_dir: Option<PathBuf>,
 
     /// Bytes of disk `--tile-cache-dir` may use; the least recently used tiles
-    /// are deleted beyond it (each file counts its 4 KiB blocks plus one).
-    #[arg(long, env = "SWITCHBOARD_TILE_CACHE_MAX_BYTES", default_value_t = services::tiles::DEFAULT_DISK_MAX_BYTES, value_parser = clap::value_parser!(u64).range(1_048_576..))]
+    /// are deleted beyond it (each file counts its 4 KiB blocks plus one). At
+    /// most 1 TiB: the index of what is on disk is in memory (about 300 bytes
+    /// a file, so up to ~80 MB per GiB of empty tiles).
+    #[arg(long, env = "SWITCHBOARD_TILE_CACHE_MAX_BYTES", default_value_t = services::tiles::DEFAULT_DISK_MAX_BYTES, value_parser = clap::value_parser!(u64).range(1_048_576..=1_099_511_627_776))]
     pub tile_cache_max_bytes: u64,
 
     /// Tile renders queued or running at once; a tile needing a render beyond
@@ -479,6 +481,7 @@ mod tests {
             &["--trusted-proxy", "10.0.0.0/8"],
             &["--retain-job-runs-days", "forever"],
             &["--tile-cache-max-bytes", "10"],
+            &["--tile-cache-max-bytes", "2000000000000"],
             &["--tile-render-queue", "0"],
         ] {
             match parse(args) {

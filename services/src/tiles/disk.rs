@@ -148,6 +148,12 @@ impl DiskCache {
     /// Makes `version` the current one: deletes every other version's files and
     /// indexes this one's (blocking: file system work). Nothing when it already is.
     pub(super) fn prepare(&self, version: &str) {
+        // Not a version this cache can file tiles under (an empty one would
+        // make every path absolute): leave the folder alone.
+        if !is_version(version) {
+            tracing::warn!(version, "tile disk cache not used: not a data version");
+            return;
+        }
         let _scan = self
             .scanning
             .lock()
@@ -227,9 +233,17 @@ impl DiskCache {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&tmp, bytes)?;
-            std::fs::rename(&tmp, &path)
+            // Unique per process and write: replicas sharing the folder (all
+            // pid 1 in containers) and two writes of one tile never collide.
+            static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = path.with_extension(format!("tmp{}{n}", std::process::id()));
+            let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &path));
+            if written.is_err() {
+                // A full disk must not keep the half-written file.
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
         };
         if let Err(e) = write() {
             tracing::warn!(path = %path.display(), "tile not cached on disk: {e}");
@@ -330,4 +344,43 @@ fn purge(dir: &Path) -> u64 {
     }
     let _ = std::fs::remove_dir(dir);
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DiskCache;
+
+    fn files_under(dir: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                out.extend(files_under(&e.path()));
+            } else {
+                out.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file_and_no_version_no_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = DiskCache::new(dir.path().to_owned(), 1 << 20);
+        let version = "abc123";
+        cache.prepare(version);
+        assert!(cache.is_at(version));
+        // The tile's path is a folder holding a file: the rename must fail.
+        let rel = format!("{version}/00/1-0-0.png");
+        std::fs::create_dir_all(dir.path().join(&rel).join("in-the-way")).expect("dir");
+        std::fs::write(dir.path().join(&rel).join("in-the-way/x"), b"x").expect("file");
+        cache.store(version, &rel, b"png bytes");
+        assert_eq!(files_under(dir.path()), ["x"], "no .tmp file left behind");
+
+        // An empty version (never a real one) touches nothing, inside or out.
+        let other = DiskCache::new(dir.path().to_owned(), 1 << 20);
+        other.prepare("");
+        assert!(!other.is_at(""));
+        other.store("", "/escape.png", b"png");
+        assert_eq!(files_under(dir.path()), ["x"]);
+    }
 }
