@@ -110,6 +110,18 @@ async fn rows_planted_by_sql_are_left_out_and_listed_and_the_rest_of_the_map_loa
         .expect("listed");
     assert_eq!(listed.total, atlas.problems().len() as u64);
     assert_eq!(listed.shown, atlas.problems());
+    // A region named with the code of a stored row the map left out is
+    // refused by name (its row still holds the code), not by the database.
+    let taken = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"Luton again","code":"unit:luton","parent":"county:hertfordshire"},"geometry":{"type":"Polygon","coordinates":[[[-0.45,51.85],[-0.4,51.85],[-0.4,51.9],[-0.45,51.85]]]}}]}"#;
+    let err = again
+        .import_regions_unchecked("taken.geojson", taken)
+        .await
+        .expect_err("taken");
+    assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("code: unit:luton already exists"),
+        "{err}"
+    );
     // Known problems do not block a good import.
     let csv = "name,kind,town,lon,lat,audience,reach_regions,reach_km\nGood FM,radio,Leeds,-1.55,53.8,1,,20\n";
     assert_eq!(

@@ -925,7 +925,13 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
             ));
             continue;
         }
-        if atlas.by_code.contains_key(&code) || !seen.insert(code.clone()) {
+        // Taken by a loaded region, by a stored one the map left out (its row
+        // is still there: the insert would fail), or earlier in this file.
+        let left_out = atlas
+            .problems()
+            .iter()
+            .any(|p| p.table == "geo_node" && p.row == code);
+        if atlas.by_code.contains_key(&code) || left_out || !seen.insert(code.clone()) {
             problems.add(format!(
                 "{who}, code: {code} already exists (give the region a code of its own)"
             ));
