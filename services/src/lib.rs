@@ -1,27 +1,25 @@
-//! Switchboard's backend: everything the server functions and routes call.
+//! Switchboard's backend facade: wires the domain crates (`atlas`, `auth`,
+//! `checklist`, `firewall`, `health`, with `platform` and `probe` under them)
+//! into one [`Services`] for the web layer, and re-exports them under their
+//! names so `services::atlas::AtlasService` reads as before. Housekeeping lives
+//! here because it prunes every domain's history tables.
 //!
-//! No Leptos and no HTTP in here: each module takes plain values, talks to the
+//! No Leptos and no HTTP in here: each crate takes plain values, talks to the
 //! database (or the shipped data) and answers typed results with a typed error.
 
-pub mod atlas;
-pub mod auth;
-pub mod checklist;
-pub mod csv_out;
-pub mod db;
-pub mod error;
-pub mod events;
-pub mod firewall;
-pub mod geo;
-pub mod health;
 pub mod housekeeping;
-pub mod jobs;
-pub mod probe;
-#[cfg(any(test, feature = "test-support"))]
-pub mod testing;
-pub mod tiles;
 
-pub use db::{Db, Engine};
-pub use error::{Error, Result};
+pub use ::atlas::{self, geo, tiles};
+pub use ::auth;
+pub use ::checklist;
+pub use ::firewall;
+pub use ::health;
+pub use ::probe;
+#[cfg(any(test, feature = "test-support"))]
+pub use platform::testing;
+pub use platform::{
+    csv_out, db, error, events, host_name, jobs, replica_id, Db, Engine, Error, Result,
+};
 
 /// The services the web layer needs, built once at start-up and cloned cheaply
 /// into every request (everything inside is reference counted).
@@ -109,26 +107,4 @@ impl Services {
             db,
         }
     }
-}
-
-/// This process's name among the replicas: `host:pid`. Job leases record it, so
-/// a replica on the same host can tell a holder whose process is gone, and
-/// events carry it, so a test can tell which replica an event came from.
-#[must_use]
-pub fn replica_id() -> &'static str {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    ID.get_or_init(|| format!("{}:{}", host_name(), std::process::id()))
-}
-
-/// The machine's host name (Linux), or `localhost` when it cannot be read.
-#[must_use]
-pub fn host_name() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_owned())
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned())
-    })
 }

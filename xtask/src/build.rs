@@ -131,9 +131,10 @@ pub(crate) fn server(ws: &Workspace, profile: Profile) -> Result<PathBuf> {
         let mut cmd = Command::new(cargo());
         cmd.args(["build", "-p", "server", "--bin", "switchboard"])
             .env_remove("LEPTOS_OUTPUT_NAME");
-        if profile == Profile::Release {
-            cmd.arg("--release");
-        }
+        match profile {
+            Profile::Release => cmd.arg("--release"),
+            Profile::Dev => cmd.args(crate::SYSTEM_TESTS),
+        };
         sh(ws, &mut cmd)
     })?;
     Ok(ws.target.join(profile.dir()).join("switchboard"))

@@ -164,6 +164,12 @@ pub(crate) fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     out
 }
 
+/// The feature that turns on the tests needing root, network namespaces or
+/// external daemons (`cargo test` alone ignores them and says why). Every dev
+/// build xtask makes passes it, so tests, clippy and the browser tests' server
+/// share one set of compiled crates.
+pub(crate) const SYSTEM_TESTS: [&str; 2] = ["--features", "server/system-tests"];
+
 /// The variable that points the Rust tests at PostgreSQL (`services::testing`).
 const fn services_test_var() -> &'static str {
     "SWITCHBOARD_TEST_POSTGRES"
@@ -179,7 +185,10 @@ fn test(ws: &Workspace) -> Result<()> {
     timed("clippy (ssr: server, services, app)", || {
         sh(
             ws,
-            Command::new(cargo()).args(["clippy", "--all-targets", "--", "-D", "warnings"]),
+            Command::new(cargo())
+                .args(["clippy", "--all-targets"])
+                .args(SYSTEM_TESTS)
+                .args(["--", "-D", "warnings"]),
         )
     })?;
     timed("clippy (hydrate: frontend for wasm32)", || {
@@ -204,7 +213,9 @@ fn test(ws: &Workspace) -> Result<()> {
     timed("cargo test (SQLite)", || {
         sh(
             ws,
-            Command::new(cargo()).args(["test", "--workspace", "--exclude", "frontend"]),
+            Command::new(cargo())
+                .args(["test", "--workspace", "--exclude", "frontend"])
+                .args(SYSTEM_TESTS),
         )
     })?;
     let cluster = timed("throwaway PostgreSQL", || pg::Cluster::start(ws))?;
@@ -213,6 +224,7 @@ fn test(ws: &Workspace) -> Result<()> {
             ws,
             Command::new(cargo())
                 .args(["test", "--workspace", "--exclude", "frontend"])
+                .args(SYSTEM_TESTS)
                 .env(services_test_var(), cluster.admin_url()),
         )
     })?;

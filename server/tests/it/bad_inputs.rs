@@ -1,4 +1,4 @@
-//! The bad-inputs corpus (`services/tests/bad-inputs/expected.json`) through
+//! The bad-inputs corpus (`crates/atlas/tests/bad-inputs/expected.json`) through
 //! the real CLI (the built `switchboard` binary on a data folder of its own)
 //! and the real import form (multipart `POST /import/*` on a real database).
 //! Each refused file must list problems naming its place and field, write
@@ -55,7 +55,7 @@ struct ApiCase {
 }
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../services/tests/bad-inputs")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/atlas/tests/bad-inputs")
 }
 
 fn manifest() -> Manifest {

@@ -1,6 +1,6 @@
 //! `cargo xtask bench health`: the release server checking 10,000 targets
 //! (half TCP, half HTTP, inter 2 s) against loopback responders in a child
-//! process (`services`' `health_bench` example in its `serve` mode), with the
+//! process (`health`' `health_bench` example in its `serve` mode), with the
 //! results written to the database in batches. Measures the server's CPU and
 //! RSS while it only checks, then the health page's server render with every
 //! row, filtered, and the live delta endpoint.
@@ -121,7 +121,7 @@ fn responders_bin(ws: &Workspace) -> Result<PathBuf> {
                     "build",
                     "--release",
                     "-p",
-                    "services",
+                    "health",
                     "--example",
                     "health_bench",
                 ])

@@ -1,0 +1,719 @@
+//! Working migrations: created from the template, ticked by many people at
+//! once, verified by the automated checks.
+
+use std::{collections::HashMap, net::IpAddr};
+
+use model::{
+    auth::Permission,
+    checklist::{
+        AutomatedCheck, CheckReport, CheckRun, Evidence, ItemChange, ItemState, Migration,
+        MigrationItem, MigrationSection, MigrationSummary, NewMigration, Progress, Verdict,
+    },
+};
+use sqlx::{any::AnyRow, Row};
+
+use super::{time, ChecklistService};
+use platform::{Error, Principal, Result};
+use probe::{Service, ServicePort};
+
+/// The TTL limit when the form leaves it empty: five minutes.
+pub const DEFAULT_TTL_LIMIT: u32 = 300;
+/// The longest note on a point.
+const MAX_NOTE: usize = 2000;
+
+/// A new migration, checked and normalised.
+#[derive(Debug)]
+struct Valid {
+    name: String,
+    domains: Vec<String>,
+    source: String,
+    target: String,
+    services: Vec<ServicePort>,
+    start: i64,
+    end: i64,
+    zone: String,
+    owner: String,
+    ttl_limit: u32,
+}
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+}
+
+fn server_name(what: &str, text: &str, problems: &mut Vec<String>) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        problems.push(format!(
+            "give the {what} server (a host name or IP address)"
+        ));
+        return String::new();
+    }
+    if text.parse::<IpAddr>().is_ok() {
+        return text.to_owned();
+    }
+    match probe::parse_domain(text) {
+        Ok(name) => name,
+        Err(_) => {
+            problems.push(format!(
+                "the {what} server {text:?} is neither an IP address nor a host name"
+            ));
+            String::new()
+        }
+    }
+}
+
+/// Every problem of the form at once, so a person fixes them in one go.
+fn validate(new: &NewMigration) -> Result<Valid> {
+    let mut problems = Vec::new();
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 120 {
+        problems.push("give the migration a name of up to 120 characters".to_owned());
+    }
+    let mut domains: Vec<String> = Vec::new();
+    for word in words(&new.domains) {
+        match probe::parse_domain(word) {
+            Ok(d) if !domains.contains(&d) => domains.push(d),
+            Ok(_) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    if domains.is_empty() && !problems.iter().any(|p| p.contains("domain")) {
+        problems.push("list at least one domain the migration moves".to_owned());
+    }
+    if domains.len() > 100 {
+        problems.push("a migration moves at most 100 names".to_owned());
+    }
+    let source = server_name("source", &new.source_server, &mut problems);
+    let target = server_name("target", &new.target_server, &mut problems);
+    if !source.is_empty() && source == target {
+        problems.push("the target server is the source server".to_owned());
+    }
+    let mut services: Vec<ServicePort> = Vec::new();
+    for word in words(&new.services) {
+        match word.parse::<ServicePort>() {
+            Ok(s) if !services.iter().any(|t| t.to_string() == s.to_string()) => services.push(s),
+            Ok(_) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    let owner = new.owner.trim().to_owned();
+    if owner.is_empty() || owner.chars().count() > 100 {
+        problems.push("say who owns the migration (up to 100 characters)".to_owned());
+    }
+    let ttl_limit = match new.ttl_limit.trim() {
+        "" => DEFAULT_TTL_LIMIT,
+        t => match t.parse::<u32>() {
+            Ok(v) if (1..=86_400).contains(&v) => v,
+            _ => {
+                problems.push(format!(
+                    "the TTL limit {t:?} is not a number of seconds from 1 to 86400"
+                ));
+                DEFAULT_TTL_LIMIT
+            }
+        },
+    };
+    let zone_name = new.time_zone.trim().to_owned();
+    let (mut start, mut end) = (0, 0);
+    match time::zone(&zone_name) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(tz) => {
+            let s = time::parse_local("start", &new.window_start, &zone_name, &tz);
+            let e = time::parse_local("end", &new.window_end, &zone_name, &tz);
+            match (s, e) {
+                (Ok(s), Ok(e)) if e <= s => problems.push(format!(
+                    "the window ends ({}) before it starts ({}): the end must come after the start",
+                    new.window_end.trim(),
+                    new.window_start.trim()
+                )),
+                (Ok(s), Ok(e)) => (start, end) = (s, e),
+                (s, e) => problems.extend(
+                    [s.err(), e.err()]
+                        .into_iter()
+                        .flatten()
+                        .map(|e| e.to_string()),
+                ),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems.join("; ")));
+    }
+    Ok(Valid {
+        name,
+        domains,
+        source,
+        target,
+        services,
+        start,
+        end,
+        zone: zone_name,
+        owner,
+        ttl_limit,
+    })
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn state(row: &AnyRow) -> Result<ItemState> {
+    let name: String = row.try_get("state")?;
+    ItemState::from_name(&name)
+        .ok_or_else(|| Error::Internal(format!("unknown item state {name:?} in the database")))
+}
+
+fn item(row: &AnyRow, zone: &str, tz: &jiff::tz::TimeZone) -> Result<MigrationItem> {
+    let check: Option<String> = row.try_get("automated_check")?;
+    let changed_at: Option<i64> = row.try_get("changed_at")?;
+    Ok(MigrationItem {
+        id: row.try_get("id")?,
+        text: row.try_get("text")?,
+        guidance: row.try_get("guidance")?,
+        automated_check: check.as_deref().and_then(AutomatedCheck::from_name),
+        state: state(row)?,
+        note: row.try_get("note")?,
+        changed_by: row.try_get("changed_by")?,
+        changed_at: changed_at.map(|t| time::shown(t, zone, tz)),
+        revision: row.try_get("revision")?,
+    })
+}
+
+/// The columns of a [`MigrationSummary`] (a macro, so queries stay literals).
+macro_rules! summary_columns {
+    () => {
+        "m.id, m.name, m.domains, m.source_server, m.target_server, m.owner, \
+         m.window_start, m.window_end, m.time_zone"
+    };
+}
+
+fn summary(row: &AnyRow, viewer: &str, progress: Progress) -> Result<MigrationSummary> {
+    let zone: String = row.try_get("time_zone")?;
+    Ok(MigrationSummary {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        domains: lines(&row.try_get::<String, _>("domains")?),
+        source_server: row.try_get("source_server")?,
+        target_server: row.try_get("target_server")?,
+        owner: row.try_get("owner")?,
+        window: time::window(
+            row.try_get("window_start")?,
+            row.try_get("window_end")?,
+            &zone,
+            viewer,
+        ),
+        progress,
+    })
+}
+
+/// Who a change is by, as the checklist shows it.
+fn by(me: &model::auth::Me) -> String {
+    if me.display_name.trim().is_empty() {
+        me.username.clone()
+    } else {
+        me.display_name.clone()
+    }
+}
+
+impl ChecklistService {
+    /// Creates a migration with its own copy of the template's points in use.
+    ///
+    /// # Errors
+    /// Permission; [`Error::Invalid`] listing every problem of the form (nothing
+    /// is stored then); database errors.
+    #[tracing::instrument(skip_all, err)]
+    pub async fn create_migration(&self, who: &Principal, new: &NewMigration) -> Result<i64> {
+        let me = who.require(Permission::WorkChecklists)?;
+        let v = validate(new)?;
+        let slug = super::DEFAULT_TEMPLATE;
+        let template = self.template(slug).await?;
+        let revision: i64 =
+            sqlx::query_scalar("SELECT revision FROM checklist_template WHERE slug = $1")
+                .bind(slug)
+                .fetch_one(self.db.pool())
+                .await?;
+        let services: Vec<String> = v.services.iter().map(ToString::to_string).collect();
+        let mut tx = self.db.pool().begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO migration (name, domains, source_server, target_server, services, \
+             window_start, window_end, time_zone, owner, ttl_limit, template_slug, template_revision, \
+             created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(&v.name)
+        .bind(v.domains.join("\n"))
+        .bind(&v.source)
+        .bind(&v.target)
+        .bind(services.join("\n"))
+        .bind(v.start)
+        .bind(v.end)
+        .bind(&v.zone)
+        .bind(&v.owner)
+        .bind(i64::from(v.ttl_limit))
+        .bind(slug)
+        .bind(revision)
+        .bind(me.id)
+        .bind(self.clock.now())
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut position = 0_i64;
+        for section in &template.sections {
+            let live: Vec<_> = section.items.iter().filter(|i| !i.retired).collect();
+            if live.is_empty() {
+                continue;
+            }
+            position += 1;
+            let section_id: i64 = sqlx::query_scalar(
+                "INSERT INTO migration_section (migration_id, position, slug, title, summary) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(id)
+            .bind(position)
+            .bind(&section.slug)
+            .bind(&section.title)
+            .bind(&section.summary)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (n, item) in (1_i64..).zip(live) {
+                sqlx::query(
+                    "INSERT INTO migration_item (migration_id, section_id, position, text, guidance, automated_check) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(id)
+                .bind(section_id)
+                .bind(n)
+                .bind(&item.text)
+                .bind(item.guidance.clone())
+                .bind(item.automated_check.map(|c| c.as_str().to_owned()))
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.changed(id, None).await;
+        Ok(id)
+    }
+
+    /// Every migration, soonest window first, with its progress; times in `viewer`'s zone.
+    ///
+    /// # Errors
+    /// Permission; database errors.
+    pub async fn list_migrations(
+        &self,
+        who: &Principal,
+        viewer: &str,
+    ) -> Result<Vec<MigrationSummary>> {
+        who.require(Permission::ViewDashboard)?;
+        let pool = self.db.pool();
+        let counts = sqlx::query(
+            "SELECT migration_id, state, COUNT(*) AS n FROM migration_item GROUP BY migration_id, state",
+        )
+        .fetch_all(pool)
+        .await?;
+        let mut progress: HashMap<i64, Progress> = HashMap::new();
+        for row in counts {
+            let p = progress.entry(row.try_get("migration_id")?).or_default();
+            let n: i64 = row.try_get("n")?;
+            for _ in 0..n {
+                p.add(state(&row)?);
+            }
+        }
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            " FROM migration m ORDER BY m.window_start, m.id"
+        ))
+        .fetch_all(pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                summary(row, viewer, progress.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// A migration, its checklist and the latest run of each check, with times
+    /// in `viewer`'s zone. Needs [`Permission::ViewDashboard`]; a share link's
+    /// holder reads it through [`Self::shared_migration`].
+    ///
+    /// # Errors
+    /// Permission; [`Error::NotFound`]; database errors.
+    pub async fn migration(&self, who: &Principal, id: i64, viewer: &str) -> Result<Migration> {
+        who.require(Permission::ViewDashboard)?;
+        self.read_migration(id, viewer).await
+    }
+
+    /// The migration a share link grants (`migration:<id>`), read-only.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the grant is not for a migration; database errors.
+    pub async fn shared_migration(&self, selection: &str, viewer: &str) -> Result<Migration> {
+        let id = shared_id(selection)
+            .ok_or_else(|| Error::NotFound("a migration behind this link".into()))?;
+        self.read_migration(id, viewer).await
+    }
+
+    async fn read_migration(&self, id: i64, viewer: &str) -> Result<Migration> {
+        let pool = self.db.pool();
+        let head = sqlx::query(concat!(
+            "SELECT ",
+            summary_columns!(),
+            ", m.services, m.ttl_limit, m.created_at, t.name AS template_name \
+             FROM migration m JOIN checklist_template t ON t.slug = m.template_slug WHERE m.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("migration {id}")))?;
+        let (zone, tz) = time::zone_or_utc(viewer);
+        let sections = sqlx::query(
+            "SELECT id, slug, title, summary FROM migration_section WHERE migration_id = $1 ORDER BY position",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let items = sqlx::query(
+            "SELECT id, section_id, text, guidance, automated_check, state, note, changed_by, changed_at, revision \
+             FROM migration_item WHERE migration_id = $1 ORDER BY section_id, position",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let mut by_section: HashMap<i64, Vec<MigrationItem>> = HashMap::new();
+        for row in &items {
+            by_section
+                .entry(row.try_get("section_id")?)
+                .or_default()
+                .push(item(row, &zone, &tz)?);
+        }
+        let mut total = Progress::default();
+        let sections = sections
+            .iter()
+            .map(|row| {
+                let items = by_section
+                    .remove(&row.try_get::<i64, _>("id")?)
+                    .unwrap_or_default();
+                let mut progress = Progress::default();
+                for i in &items {
+                    progress.add(i.state);
+                    total.add(i.state);
+                }
+                Ok(MigrationSection {
+                    slug: row.try_get("slug")?,
+                    title: row.try_get("title")?,
+                    summary: row.try_get("summary")?,
+                    items,
+                    progress,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let checks = sqlx::query(
+            "SELECT check_name, verdict, summary, evidence, elapsed_ms, ran_by, ran_at FROM migration_check \
+             WHERE id IN (SELECT MAX(id) FROM migration_check WHERE migration_id = $1 GROUP BY check_name)",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?;
+        let mut checks = checks
+            .iter()
+            .map(|row| check_run(row, &zone, &tz))
+            .collect::<Result<Vec<_>>>()?;
+        checks.sort_by_key(|c| check_order(c.report.check));
+        let activity = self.changes(id, Migration::ACTIVITY, &zone, &tz).await?;
+        let ttl: i64 = head.try_get("ttl_limit")?;
+        Ok(Migration {
+            services: lines(&head.try_get::<String, _>("services")?),
+            ttl_limit: u32::try_from(ttl).unwrap_or(DEFAULT_TTL_LIMIT),
+            template_name: head.try_get("template_name")?,
+            created_at: time::shown(head.try_get("created_at")?, &zone, &tz),
+            summary: summary(&head, &zone, total)?,
+            sections,
+            checks,
+            activity,
+            viewer_zone: zone,
+        })
+    }
+
+    /// Sets a point's state and note. `seen_revision` is the revision the person
+    /// was looking at: when someone changed the point since, nothing is stored
+    /// and the error says who changed it to what. Points are separate rows, so
+    /// people ticking different points never conflict.
+    ///
+    /// # Errors
+    /// Permission; [`Error::Invalid`] for a blocked point without a note or a
+    /// note too long; [`Error::NotFound`]; [`Error::Conflict`]; database errors.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn tick(
+        &self,
+        who: &Principal,
+        migration_id: i64,
+        item_id: i64,
+        state: ItemState,
+        note: &str,
+        seen_revision: Option<i64>,
+    ) -> Result<MigrationItem> {
+        let me = who.require(Permission::WorkChecklists)?;
+        let note = note.trim();
+        if note.chars().count() > MAX_NOTE {
+            return Err(Error::Invalid(format!(
+                "a note is at most {MAX_NOTE} characters"
+            )));
+        }
+        if state == ItemState::Blocked && note.is_empty() {
+            return Err(Error::Invalid(
+                "say in the note what blocks this point".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let name = by(me);
+        let mut tx = self.db.pool().begin().await?;
+        macro_rules! update {
+            () => {
+                "UPDATE migration_item SET state = $1, note = $2, changed_by = $3, changed_at = $4, \
+                 revision = revision + 1 WHERE id = $5 AND migration_id = $6"
+            };
+        }
+        let done = match seen_revision {
+            Some(rev) => sqlx::query(concat!(update!(), " AND revision = $7"))
+                .bind(state.as_str())
+                .bind(note)
+                .bind(&name)
+                .bind(now)
+                .bind(item_id)
+                .bind(migration_id)
+                .bind(rev),
+            None => sqlx::query(update!())
+                .bind(state.as_str())
+                .bind(note)
+                .bind(&name)
+                .bind(now)
+                .bind(item_id)
+                .bind(migration_id),
+        }
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            drop(tx);
+            return Err(self.why_not_ticked(migration_id, item_id).await);
+        }
+        sqlx::query(
+            "INSERT INTO migration_item_change (migration_id, item_id, state, note, changed_by, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(migration_id)
+        .bind(item_id)
+        .bind(state.as_str())
+        .bind(note)
+        .bind(&name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, text, guidance, automated_check, state, note, changed_by, changed_at, revision \
+             FROM migration_item WHERE id = $1",
+        )
+        .bind(item_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.changed(migration_id, Some(item_id)).await;
+        let (zone, tz) = time::zone_or_utc("UTC");
+        item(&row, &zone, &tz)
+    }
+
+    async fn why_not_ticked(&self, migration_id: i64, item_id: i64) -> Error {
+        let row = sqlx::query(
+            "SELECT state, changed_by, changed_at FROM migration_item WHERE id = $1 AND migration_id = $2",
+        )
+        .bind(item_id)
+        .bind(migration_id)
+        .fetch_optional(self.db.pool())
+        .await;
+        match row {
+            Err(e) => e.into(),
+            Ok(None) => Error::NotFound(format!("point {item_id} of migration {migration_id}")),
+            Ok(Some(row)) => {
+                let by: Option<String> = row.try_get("changed_by").ok().flatten();
+                let at: Option<i64> = row.try_get("changed_at").ok().flatten();
+                let state = state(&row).map_or("?", |s| s.label());
+                Error::Conflict(format!(
+                    "{} set this point to \"{state}\" at {} since you loaded it; your change was not saved: look at it and choose again",
+                    by.unwrap_or_else(|| "someone".into()),
+                    at.map_or_else(|| "?".into(), platform::format_time)
+                ))
+            }
+        }
+    }
+
+    /// The latest ticks of a migration, newest first: who set which point to what.
+    async fn changes(
+        &self,
+        migration_id: i64,
+        limit: u32,
+        zone: &str,
+        tz: &jiff::tz::TimeZone,
+    ) -> Result<Vec<ItemChange>> {
+        let rows = sqlx::query(
+            "SELECT c.item_id, i.text, c.state, c.note, c.changed_by, c.changed_at \
+             FROM migration_item_change c JOIN migration_item i ON i.id = c.item_id \
+             WHERE c.migration_id = $1 ORDER BY c.id DESC LIMIT $2",
+        )
+        .bind(migration_id)
+        .bind(i64::from(limit))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ItemChange {
+                    item_id: r.try_get("item_id")?,
+                    item_text: r.try_get("text")?,
+                    state: state(r)?,
+                    note: r.try_get("note")?,
+                    by: r.try_get("changed_by")?,
+                    at: time::shown(r.try_get("changed_at")?, zone, tz),
+                })
+            })
+            .collect()
+    }
+
+    /// Runs one automated check against the migration's target, stores the
+    /// report with its evidence and answers it.
+    ///
+    /// # Errors
+    /// Permission; [`Error::NotFound`]; database errors. A check that cannot
+    /// reach what it checks is not an error: its report says why.
+    #[tracing::instrument(skip(self, who), err)]
+    pub async fn run_check(
+        &self,
+        who: &Principal,
+        migration_id: i64,
+        check: AutomatedCheck,
+    ) -> Result<CheckReport> {
+        let me = who.require(Permission::WorkChecklists)?;
+        let row = sqlx::query(
+            "SELECT domains, target_server, services, ttl_limit, window_start FROM migration WHERE id = $1",
+        )
+        .bind(migration_id)
+        .fetch_optional(self.db.pool())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("migration {migration_id}")))?;
+        let services: Vec<ServicePort> = lines(&row.try_get::<String, _>("services")?)
+            .iter()
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        // The HTTP and TLS checks use the plan's HTTP and HTTPS ports.
+        let port_of = |service: Service| {
+            services
+                .iter()
+                .find(|s| s.service == service)
+                .map_or_else(|| ServicePort::default_for(service).port, |s| s.port)
+        };
+        let target = probe::MigrationTarget {
+            names: lines(&row.try_get::<String, _>("domains")?),
+            target: row.try_get("target_server")?,
+            http_port: port_of(Service::Http),
+            https_port: port_of(Service::Https),
+            services,
+            ttl_limit: u32::try_from(row.try_get::<i64, _>("ttl_limit")?)
+                .unwrap_or(DEFAULT_TTL_LIMIT),
+            moved: self.clock.now() >= row.try_get::<i64, _>("window_start")?,
+        };
+        let report = probe::run(check, &self.probe, &target).await;
+        let evidence = serde_json::to_string(&report.evidence)
+            .map_err(|e| Error::Internal(format!("evidence does not serialise: {e}")))?;
+        sqlx::query(
+            "INSERT INTO migration_check (migration_id, check_name, verdict, summary, evidence, elapsed_ms, ran_by, ran_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(migration_id)
+        .bind(check.as_str())
+        .bind(report.verdict.as_str())
+        .bind(&report.summary)
+        .bind(evidence)
+        .bind(i64::try_from(report.elapsed_ms).unwrap_or(i64::MAX))
+        .bind(by(me))
+        .bind(self.clock.now())
+        .execute(self.db.pool())
+        .await?;
+        self.changed(migration_id, None).await;
+        Ok(report)
+    }
+
+    /// Runs several checks at once (each waits on the network, not the CPU).
+    ///
+    /// # Errors
+    /// As [`Self::run_check`].
+    pub async fn run_checks(
+        &self,
+        who: &Principal,
+        migration_id: i64,
+        checks: &[AutomatedCheck],
+    ) -> Result<Vec<CheckReport>> {
+        let mut set = tokio::task::JoinSet::new();
+        for (n, &check) in checks.iter().enumerate() {
+            let (svc, who) = (self.clone(), who.clone());
+            set.spawn(async move { (n, svc.run_check(&who, migration_id, check).await) });
+        }
+        let mut reports = Vec::new();
+        while let Some(done) = set.join_next().await {
+            let (n, report) = done.map_err(|e| Error::Internal(format!("a check failed: {e}")))?;
+            reports.push((n, report?));
+        }
+        reports.sort_by_key(|(n, _)| *n);
+        Ok(reports.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Tells live pages on every replica that a migration changed. Losing the
+    /// event loses nothing stored: pages also reload on their own actions.
+    async fn changed(&self, migration_id: i64, item_id: Option<i64>) {
+        let data = serde_json::json!({ "migration": migration_id, "item": item_id });
+        if let Err(e) = self.db.bus().publish("checklist", data).await {
+            tracing::warn!(error = %e, "checklist event not published");
+        }
+    }
+}
+
+/// The migration id a share link's grant names (`migration:<id>`).
+#[must_use]
+pub fn shared_id(selection: &str) -> Option<i64> {
+    selection.strip_prefix("migration:")?.parse().ok()
+}
+
+/// The grant a share link to a migration carries.
+#[must_use]
+pub fn share_selection(migration_id: i64) -> String {
+    format!("migration:{migration_id}")
+}
+
+fn check_order(check: AutomatedCheck) -> usize {
+    super::CHECKS
+        .iter()
+        .position(|&c| c == check)
+        .unwrap_or(usize::MAX)
+}
+
+fn check_run(row: &AnyRow, zone: &str, tz: &jiff::tz::TimeZone) -> Result<CheckRun> {
+    let name: String = row.try_get("check_name")?;
+    let verdict: String = row.try_get("verdict")?;
+    let evidence: String = row.try_get("evidence")?;
+    let evidence: Vec<Evidence> = serde_json::from_str(&evidence)
+        .map_err(|e| Error::Internal(format!("stored evidence does not parse: {e}")))?;
+    Ok(CheckRun {
+        report: CheckReport {
+            check: AutomatedCheck::from_name(&name)
+                .ok_or_else(|| Error::Internal(format!("unknown check {name:?} stored")))?,
+            verdict: Verdict::from_name(&verdict)
+                .ok_or_else(|| Error::Internal(format!("unknown verdict {verdict:?} stored")))?,
+            summary: row.try_get("summary")?,
+            evidence,
+            elapsed_ms: u64::try_from(row.try_get::<i64, _>("elapsed_ms")?).unwrap_or(0),
+        },
+        ran_by: row.try_get("ran_by")?,
+        ran_at: time::shown(row.try_get("ran_at")?, zone, tz),
+    })
+}
