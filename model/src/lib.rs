@@ -6,3 +6,4 @@ pub mod checklist;
 pub mod firewall;
 pub mod geo;
 pub mod health;
+pub mod problems;

@@ -56,11 +56,7 @@ pub async fn stream(State(state): State<AppState>, req: Request) -> Response {
         .cloned()
         .unwrap_or(Principal::Anonymous);
     if let Err(e) = who.require(Permission::ViewDashboard) {
-        let status = match e {
-            services::Error::Unauthenticated => StatusCode::UNAUTHORIZED,
-            _ => StatusCode::FORBIDDEN,
-        };
-        return (status, e.to_string()).into_response();
+        return (e.status(), e.message()).into_response();
     }
     let Some(token) = crate::auth::cookie(req.headers(), SESSION_COOKIE) else {
         return (StatusCode::UNAUTHORIZED, "sign in to do this").into_response();

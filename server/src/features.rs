@@ -64,7 +64,7 @@ fn per_page(state: &AppState, q: &FeatureQuery) -> Result<u32, Error> {
         None | Some("") => Ok(state.http.features_per_page),
         Some(p) => p
             .parse()
-            .map_err(|_| Error::Invalid(format!("per_page must be a whole number (got {p:?})"))),
+            .map_err(|_| Error::invalid(format!("per_page must be a whole number (got {p:?})"))),
     }
 }
 

@@ -28,7 +28,7 @@ pub async fn export(
         "" | "iptables" => BackendKind::Iptables,
         "nftables" | "nft" => BackendKind::Nftables,
         other => {
-            return crate::api::error(&services::Error::Invalid(format!(
+            return crate::api::error(&services::Error::invalid(format!(
                 "flavour {other:?}: ask for iptables or nftables"
             )))
         }

@@ -68,15 +68,10 @@ async fn upload(
     what: What,
 ) -> Response {
     if let Err(e) = who.require(Permission::EditMap) {
-        let status = if matches!(e, Error::Unauthenticated) {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::FORBIDDEN
-        };
         return page(
-            status,
+            e.status(),
             "Not allowed",
-            &format!("<p>{}</p>", escape(&e.to_string())),
+            &format!("<p>{}</p>", escape(&e.message())),
         );
     }
     let mut file: Option<(String, String)> = None;
@@ -176,7 +171,8 @@ async fn upload(
                 ),
             )
         }
-        Err(Error::Invalid(msg)) => {
+        Err(Error::Invalid(problems)) => {
+            let msg = problems.to_string();
             let mut lines = msg.lines();
             let head = lines.next().unwrap_or_default();
             let items: String = lines.map(|l| format!("<li>{}</li>", escape(l))).collect();
@@ -191,11 +187,13 @@ async fn upload(
             )
         }
         Err(e) => {
-            tracing::error!(error = ?e, "import failed");
+            if e.is_fault() {
+                tracing::error!(error = ?e, "import failed");
+            }
             page(
-                StatusCode::SERVICE_UNAVAILABLE,
+                e.status(),
                 "Nothing was imported",
-                &format!("<p>{}. Try again in a moment.</p>", escape(&e.to_string())),
+                &format!("<p>{}</p>", escape(&e.message())),
             )
         }
     }

@@ -58,7 +58,7 @@ pub async fn plan(
                 .ok()
                 .filter(|z| (0.0..=f64::from(services::tiles::MAX_ZOOM)).contains(z))
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::invalid(format!(
                         "z must be a zoom from 0 to {} (got {z:?})",
                         services::tiles::MAX_ZOOM
                     ))
@@ -120,7 +120,7 @@ pub async fn at(
             v.and_then(|v| v.parse::<f64>().ok())
                 .filter(|d| d.is_finite() && d.abs() <= limit)
                 .ok_or_else(|| {
-                    Error::Invalid(format!(
+                    Error::invalid(format!(
                         "{what} must be a number of degrees from -{limit} to {limit} (got {:?})",
                         v.unwrap_or_default()
                     ))
@@ -163,7 +163,7 @@ pub async fn key(
         let mut layers = vec![(q.sel.clone(), q.kinds.clone())];
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-                .map_err(|e| Error::Invalid(format!("the query does not parse: {e}")))?;
+                .map_err(|e| Error::invalid(format!("the query does not parse: {e}")))?;
         for (name, v) in pairs {
             if name == "layer" {
                 let (s, k) = v.split_once('|').unwrap_or((&v, ""));
@@ -215,7 +215,7 @@ pub async fn coverage(State(state): State<AppState>, uri: Uri, headers: HeaderMa
         }
         let t = state.services.tiles.get(key, tile).await?;
         let etag = HeaderValue::try_from(etag)
-            .map_err(|_| Error::Invalid("the tile address is not a valid header".to_owned()))?;
+            .map_err(|_| Error::invalid("the tile address is not a valid header".to_owned()))?;
         Ok::<_, Error>(
             (
                 [
@@ -244,7 +244,7 @@ fn decoded(segment: &str) -> Cow<'_, str> {
 fn tile_id(z: &str, x: &str, file: &str) -> Result<TileId, Error> {
     let number = |what: &str, v: &str| -> Result<u32, Error> {
         v.parse()
-            .map_err(|_| Error::Invalid(format!("{what} must be a whole number (got {v:?})")))
+            .map_err(|_| Error::invalid(format!("{what} must be a whole number (got {v:?})")))
     };
     let (y, scale) = match file.strip_suffix("@2x.png") {
         Some(y) => (y, 2),

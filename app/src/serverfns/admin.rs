@@ -10,7 +10,7 @@ use model::auth::{Permission, Role};
 
 #[cfg(feature = "ssr")]
 fn role(name: &str) -> Result<Role, AppError> {
-    Role::from_name(name).ok_or_else(|| AppError::Invalid(format!("{name:?} is not a role")))
+    Role::from_name(name).ok_or_else(|| AppError::invalid(format!("{name:?} is not a role")))
 }
 
 /// Every user.

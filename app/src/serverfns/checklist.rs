@@ -78,7 +78,7 @@ pub async fn tick_item(
 ) -> Result<MigrationItem, AppError> {
     let (who, _) = super::authorize(Permission::WorkChecklists)?;
     let state = model::checklist::ItemState::from_name(&state)
-        .ok_or_else(|| AppError::Invalid(format!("{state:?} is not a state of a point")))?;
+        .ok_or_else(|| AppError::invalid(format!("{state:?} is not a state of a point")))?;
     Ok(super::services()?
         .checklist
         .tick(&who, migration, item, state, &note, revision)
@@ -94,7 +94,7 @@ pub async fn run_check(migration: i64, check: String) -> Result<Vec<CheckReport>
         services::checklist::CHECKS.to_vec()
     } else {
         vec![model::checklist::AutomatedCheck::from_name(&check)
-            .ok_or_else(|| AppError::Invalid(format!("{check:?} is not an automated check")))?]
+            .ok_or_else(|| AppError::invalid(format!("{check:?} is not an automated check")))?]
     };
     Ok(services
         .checklist
@@ -171,7 +171,7 @@ pub async fn add_template_item(
         "" => None,
         name => Some(
             model::checklist::AutomatedCheck::from_name(name)
-                .ok_or_else(|| AppError::Invalid(format!("{name:?} is not an automated check")))?,
+                .ok_or_else(|| AppError::invalid(format!("{name:?} is not an automated check")))?,
         ),
     };
     Ok(super::services()?
@@ -207,7 +207,7 @@ pub async fn change_template_item(id: i64, change: String) -> Result<(), AppErro
                 .retire_template_item(&who, id, change == "retire")
                 .await?;
         }
-        other => return Err(AppError::Invalid(format!("{other:?} is not a change"))),
+        other => return Err(AppError::invalid(format!("{other:?} is not a change"))),
     }
     Ok(())
 }

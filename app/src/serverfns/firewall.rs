@@ -85,9 +85,7 @@ pub async fn firewall_sync_now() -> Result<String, AppError> {
 pub async fn firewall_apply(digest: String, confirm: String) -> Result<ApplyRecord, AppError> {
     let (who, _) = super::authorize(Permission::ApplyFirewall)?;
     if confirm != "yes" {
-        return Err(AppError::Invalid(
-            "tick “I have read the plan” to apply it".into(),
-        ));
+        return Err(AppError::invalid("tick “I have read the plan” to apply it"));
     }
     Ok(super::services()?.firewall.apply(&who, &digest).await?)
 }

@@ -70,7 +70,7 @@ pub async fn add_health_target(form: NewTarget) -> Result<i64, AppError> {
             t => t
                 .parse()
                 .map(Some)
-                .map_err(|_| AppError::Invalid(format!("{what} is a whole number, not {t:?}"))),
+                .map_err(|_| AppError::invalid(format!("{what} is a whole number, not {t:?}"))),
         }
     };
     let config = services::health::TargetConfig {

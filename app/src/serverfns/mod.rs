@@ -10,9 +10,8 @@ pub mod share;
 
 #[cfg(feature = "ssr")]
 pub(crate) fn services() -> Result<services::Services, crate::error::AppError> {
-    leptos::prelude::use_context::<services::Services>().ok_or_else(|| {
-        crate::error::AppError::Unavailable("the services are not configured".into())
-    })
+    leptos::prelude::use_context::<services::Services>()
+        .ok_or_else(|| crate::error::AppError::unavailable("the services are not configured"))
 }
 
 /// Who is asking (the auth middleware put it in the request) and from where.

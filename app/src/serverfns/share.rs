@@ -68,8 +68,8 @@ pub async fn create_share_link(
     // Only selections the map knows: the link must show something.
     let selection = services.atlas.atlas().await?.select(&selection, "")?.text;
     if selection.is_empty() {
-        return Err(AppError::Invalid(
-            "Choose a selection to share, e.g. county:bedfordshire (as in the map's URL)".into(),
+        return Err(AppError::invalid(
+            "Choose a selection to share, e.g. county:bedfordshire (as in the map's URL)",
         ));
     }
     let (token, _) = services

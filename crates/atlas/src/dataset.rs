@@ -88,10 +88,10 @@ pub(crate) type Feature = (
 pub(crate) fn parse_collection(text: &str) -> Result<Vec<Feature>> {
     let fc: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
-        .map_err(|e| Error::Invalid(format!("not GeoJSON: {e}")))
+        .map_err(|e| Error::invalid(format!("not GeoJSON: {e}")))
         .and_then(|g| {
             geojson::FeatureCollection::try_from(g)
-                .map_err(|e| Error::Invalid(format!("not a FeatureCollection: {e}")))
+                .map_err(|e| Error::invalid(format!("not a FeatureCollection: {e}")))
         })?;
     fc.features
         .into_iter()
@@ -100,7 +100,7 @@ pub(crate) fn parse_collection(text: &str) -> Result<Vec<Feature>> {
             let props = f.properties.clone().unwrap_or_default();
             let geometry = f
                 .geometry
-                .ok_or_else(|| Error::Invalid(format!("feature {} has no geometry", i + 1)))?;
+                .ok_or_else(|| Error::invalid(format!("feature {} has no geometry", i + 1)))?;
             Ok((props, to_multipolygon(geometry, i + 1)?))
         })
         .collect()
@@ -113,13 +113,13 @@ pub(crate) fn to_multipolygon(
 ) -> Result<MultiPolygon<f64>> {
     let g: geo::Geometry<f64> = geometry
         .try_into()
-        .map_err(|e| Error::Invalid(format!("feature {feature}: bad geometry: {e}")))?;
+        .map_err(|e| Error::invalid(format!("feature {feature}: bad geometry: {e}")))?;
     // Exteriors counter-clockwise, holes clockwise: geodesic areas of rings
     // wound the other way would measure the rest of the globe.
     match g {
         geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p]).orient(Direction::Default)),
         geo::Geometry::MultiPolygon(mp) => Ok(mp.orient(Direction::Default)),
-        other => Err(Error::Invalid(format!(
+        other => Err(Error::invalid(format!(
             "feature {feature}: expected a Polygon or MultiPolygon, got {}",
             geometry_name(&other)
         ))),
@@ -148,7 +148,7 @@ fn prop<'a>(
     props
         .get(key)
         .and_then(serde_json::Value::as_str)
-        .ok_or_else(|| Error::Invalid(format!("unit {i}: no {key}")))
+        .ok_or_else(|| Error::invalid(format!("unit {i}: no {key}")))
 }
 
 fn dissolve(parts: &[&MultiPolygon<f64>]) -> MultiPolygon<f64> {
@@ -171,7 +171,7 @@ fn build() -> Result<Shipped> {
         let area = format!("area:{}", prop(&props, "area_code", i)?);
         if let Some((_, other)) = counties.get(&county) {
             if *other != area {
-                return Err(Error::Invalid(format!(
+                return Err(Error::invalid(format!(
                     "{county} lies in {other} and {area}"
                 )));
             }
@@ -239,7 +239,7 @@ pub(crate) fn parse_towns(text: &str) -> Result<Vec<Town>> {
         .enumerate()
         .map(|(i, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            let bad = || Error::Invalid(format!("towns line {}: {line:?}", i + 2));
+            let bad = || Error::invalid(format!("towns line {}: {line:?}", i + 2));
             if f.len() != 5 {
                 return Err(bad());
             }

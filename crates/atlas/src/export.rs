@@ -50,7 +50,7 @@ pub fn page<'a>(
 
 fn check_per_page(per_page: u32) -> Result<()> {
     if per_page == 0 || per_page > MAX_PER_PAGE {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "per_page must be between 1 and {MAX_PER_PAGE} (got {per_page})"
         )));
     }

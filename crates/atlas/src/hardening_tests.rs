@@ -253,7 +253,8 @@ async fn the_bad_inputs_corpus_through_the_service() {
         };
         match (case.outcome.as_str(), result) {
             ("imported", Ok(n)) if Some(n) == case.outlets => {}
-            ("refused", Err(Error::Invalid(msg))) => {
+            ("refused", Err(Error::Invalid(problems))) => {
+                let msg = problems.to_string();
                 for s in &case.says {
                     if !msg.contains(s.as_str()) {
                         failures.push(format!("{file}: lacks {s:?}:\n{msg}"));

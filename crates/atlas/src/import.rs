@@ -78,7 +78,7 @@ impl Format {
             "csv" => Ok(Self::Csv),
             "geojson" | "json" => Ok(Self::GeoJson),
             "kml" => Ok(Self::Kml),
-            _ => Err(Error::Invalid(format!(
+            _ => Err(Error::invalid(format!(
                 "{name}: expected a .csv, .geojson or .kml file"
             ))),
         }
@@ -117,7 +117,7 @@ impl Problems {
         } else {
             ""
         };
-        Err(Error::Invalid(format!(
+        Err(Error::invalid(format!(
             "nothing was imported: {} problem{} found\n{}{more}",
             self.0.len(),
             if self.0.len() == 1 { "" } else { "s" },
@@ -138,7 +138,7 @@ impl Problems {
 /// `Error::Invalid` listing the problems, one per line.
 pub fn parse(atlas: &Atlas, format: Format, text: &str, source: &str) -> Result<Vec<NewOutlet>> {
     if text.len() > MAX_BYTES {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "the file is {} MB: at most {} MB can be imported at once",
             text.len() / 1_048_576,
             MAX_BYTES / 1_048_576
@@ -851,7 +851,7 @@ fn regions_geojson(text: &str, problems: &mut Problems) -> Vec<Raw> {
 pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<NewRegion>> {
     use model::geo::Level;
     if text.len() > MAX_BYTES {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "the file is larger than {} MB",
             MAX_BYTES / 1_048_576
         )));
@@ -859,8 +859,8 @@ pub fn parse_regions(atlas: &Atlas, format: Format, text: &str) -> Result<Vec<Ne
     let mut problems = Problems(Vec::new());
     let raws: Vec<Raw> = match format {
         Format::Csv => {
-            return Err(Error::Invalid(
-                "regions need boundaries: import them from GeoJSON or KML".into(),
+            return Err(Error::invalid(
+                "regions need boundaries: import them from GeoJSON or KML",
             ))
         }
         Format::Kml => kml(text, &mut problems, false, MAX_REGIONS),

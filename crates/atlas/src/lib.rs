@@ -215,7 +215,7 @@ impl Atlas {
         let mut text = Vec::new();
         for code in sel.split(',').map(str::trim).filter(|c| !c.is_empty()) {
             let &i = self.by_code.get(code).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::invalid(format!(
                     "unknown selection {code:?}: expected codes such as area:east-of-england, county:bedfordshire or unit:luton"
                 ))
             })?;
@@ -225,7 +225,7 @@ impl Atlas {
             }
         }
         if nodes.len() > MAX_SELECTION {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a selection may name at most {MAX_SELECTION} regions (got {})",
                 nodes.len()
             )));
@@ -233,7 +233,7 @@ impl Atlas {
         let mut kind_list = Vec::new();
         for k in kinds.split(',').map(str::trim).filter(|k| !k.is_empty()) {
             let kind = OutletKind::parse(k).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::invalid(format!(
                     "unknown outlet kind {k:?}: expected newspaper, radio, tv or online"
                 ))
             })?;
@@ -856,7 +856,7 @@ impl AtlasService {
                 "a change to the map was rolled back: {}",
                 listed[0]
             );
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "nothing was imported: {} stored row{} would not load back\n{}",
                 new.len(),
                 if new.len() == 1 { "" } else { "s" },

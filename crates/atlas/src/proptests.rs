@@ -506,7 +506,8 @@ fn importers_refuse_with_a_named_problem_or_commit_what_exports_back_identically
                     let version = service.stored_version().await.expect("version");
                     let result = service.import_outlets_unchecked(name, &file, true).await;
                     match (&bad, result) {
-                        (Some(b), Err(Error::Invalid(msg))) => {
+                        (Some(b), Err(Error::Invalid(problems))) => {
+                            let msg = problems.to_string();
                             refused.set(refused.get() + 1);
                             let place = match fmt {
                                 Fmt::Csv => format!("line {}", b.outlet + 2),

@@ -58,19 +58,19 @@ impl TileId {
     /// `Error::Invalid` saying which number is out of range.
     pub fn new(z: u32, x: u32, y: u32, scale: u32) -> Result<Self> {
         if z > u32::from(MAX_ZOOM) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "zoom {z} is out of range: tiles go from 0 to {MAX_ZOOM}"
             )));
         }
         let n = 1u32 << z;
         if x >= n || y >= n {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "tile {x}/{y} does not exist at zoom {z}: x and y go from 0 to {}",
                 n - 1
             )));
         }
         if scale != 1 && scale != 2 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "scale {scale}: tiles come at 1x or 2x"
             )));
         }

@@ -237,7 +237,7 @@ impl AuthService {
         .await;
         match res {
             Ok(row) => Ok(row.try_get("id")?),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::Invalid(
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(Error::invalid(
                 format!("the user name {username:?} is taken"),
             )),
             Err(e) => Err(e.into()),
@@ -266,7 +266,7 @@ impl AuthService {
     ) -> Result<NewSession> {
         let username = username.trim();
         if username.chars().count() > limits::USERNAME_MAX {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a user name has at most {} characters",
                 limits::USERNAME_MAX
             )));
@@ -629,9 +629,7 @@ impl AuthService {
     ) -> Result<()> {
         let me = who.require(Permission::ManageUsers)?;
         if me.id == user_id && role != Role::Admin {
-            return Err(Error::Invalid(
-                "you cannot take admin away from yourself".into(),
-            ));
+            return Err(Error::invalid("you cannot take admin away from yourself"));
         }
         let name = self.username_of(user_id).await?;
         sqlx::query("UPDATE app_user SET role = $1, updated_at = $2 WHERE id = $3")
@@ -686,7 +684,7 @@ impl AuthService {
     ) -> Result<()> {
         let me = who.require(Permission::ManageUsers)?;
         if me.id == user_id && disabled {
-            return Err(Error::Invalid("you cannot disable your own account".into()));
+            return Err(Error::invalid("you cannot disable your own account"));
         }
         let name = self.username_of(user_id).await?;
         let mut tx = self.db.pool().begin().await?;
@@ -744,7 +742,7 @@ impl AuthService {
     pub async fn end_session(&self, who: &Principal, client: &Client, handle: &str) -> Result<()> {
         who.require(Permission::ManageUsers)?;
         if handle.len() != 12 || !handle.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(Error::Invalid("not a session handle".into()));
+            return Err(Error::invalid("not a session handle"));
         }
         let n = sqlx::query("DELETE FROM app_session WHERE substr(id, 1, 12) = $1")
             .bind(handle)
@@ -840,7 +838,7 @@ fn validate_username(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::invalid(format!(
             "a user name is 2 to {} letters, digits or . _ - @",
             limits::USERNAME_MAX
         )))
@@ -849,7 +847,7 @@ fn validate_username(name: &str) -> Result<()> {
 
 fn validate_display_name(name: &str) -> Result<()> {
     if name.chars().count() > limits::DISPLAY_NAME_MAX || name.chars().any(char::is_control) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "a display name is at most {} characters, on one line",
             limits::DISPLAY_NAME_MAX
         )));
@@ -860,12 +858,12 @@ fn validate_display_name(name: &str) -> Result<()> {
 fn check_password(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_LEN {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "a password needs at least {MIN_PASSWORD_LEN} characters"
         )));
     }
     if n > limits::PASSWORD_MAX {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "a password has at most {} characters",
             limits::PASSWORD_MAX
         )));

@@ -41,7 +41,7 @@ impl AuthService {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, ',' | '_' | ':' | '-' | '.'))
         {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a selection is up to {} letters, digits or , _ : - .",
                 limits::SHARE_SELECTION_MAX
             )));
@@ -51,13 +51,13 @@ impl AuthService {
             || label.chars().count() > limits::SHARE_LABEL_MAX
             || label.chars().any(char::is_control)
         {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "give the link a label of up to {} characters, on one line",
                 limits::SHARE_LABEL_MAX
             )));
         }
         if expires_in.is_some_and(|d| d.is_zero()) {
-            return Err(Error::Invalid("an expiry must be in the future".into()));
+            return Err(Error::invalid("an expiry must be in the future"));
         }
         let token = password::random_token()?;
         let now = self.clock.now();

@@ -13,7 +13,7 @@ use model::{
 use sqlx::{any::AnyRow, Row};
 
 use super::{time, ChecklistService};
-use platform::{Error, Principal, Result};
+use platform::{error::Problems, Error, Principal, Result};
 use probe::{Service, ServicePort};
 
 /// The TTL limit when the form leaves it empty: five minutes.
@@ -41,12 +41,13 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-fn server_name(what: &str, text: &str, problems: &mut Vec<String>) -> String {
+fn server_name(field: &str, what: &str, text: &str, problems: &mut Problems) -> String {
     let text = text.trim();
     if text.is_empty() {
-        problems.push(format!(
-            "give the {what} server (a host name or IP address)"
-        ));
+        problems.add(
+            field,
+            format!("give the {what} server (a host name or IP address)"),
+        );
         return String::new();
     }
     if text.parse::<IpAddr>().is_ok() {
@@ -55,9 +56,10 @@ fn server_name(what: &str, text: &str, problems: &mut Vec<String>) -> String {
     match probe::parse_domain(text) {
         Ok(name) => name,
         Err(_) => {
-            problems.push(format!(
-                "the {what} server {text:?} is neither an IP address nor a host name"
-            ));
+            problems.add(
+                field,
+                format!("the {what} server {text:?} is neither an IP address nor a host name"),
+            );
             String::new()
         }
     }
@@ -65,50 +67,51 @@ fn server_name(what: &str, text: &str, problems: &mut Vec<String>) -> String {
 
 /// Every problem of the form at once, so a person fixes them in one go.
 fn validate(new: &NewMigration) -> Result<Valid> {
-    let mut problems = Vec::new();
+    let mut problems = Problems::new();
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 120 {
-        problems.push("give the migration a name of up to 120 characters".to_owned());
+        problems.add("name", "give the migration a name of up to 120 characters");
     }
     let mut domains: Vec<String> = Vec::new();
     for word in words(&new.domains) {
         match probe::parse_domain(word) {
             Ok(d) if !domains.contains(&d) => domains.push(d),
             Ok(_) => {}
-            Err(e) => problems.push(e),
+            Err(e) => problems.add("domains", e),
         }
     }
-    if domains.is_empty() && !problems.iter().any(|p| p.contains("domain")) {
-        problems.push("list at least one domain the migration moves".to_owned());
+    if domains.is_empty() && !problems.iter().any(|p| p.field == "domains") {
+        problems.add("domains", "list at least one domain the migration moves");
     }
     if domains.len() > 100 {
-        problems.push("a migration moves at most 100 names".to_owned());
+        problems.add("domains", "a migration moves at most 100 names");
     }
-    let source = server_name("source", &new.source_server, &mut problems);
-    let target = server_name("target", &new.target_server, &mut problems);
+    let source = server_name("source_server", "source", &new.source_server, &mut problems);
+    let target = server_name("target_server", "target", &new.target_server, &mut problems);
     if !source.is_empty() && source == target {
-        problems.push("the target server is the source server".to_owned());
+        problems.add("target_server", "the target server is the source server");
     }
     let mut services: Vec<ServicePort> = Vec::new();
     for word in words(&new.services) {
         match word.parse::<ServicePort>() {
             Ok(s) if !services.iter().any(|t| t.to_string() == s.to_string()) => services.push(s),
             Ok(_) => {}
-            Err(e) => problems.push(e),
+            Err(e) => problems.add("services", e),
         }
     }
     let owner = new.owner.trim().to_owned();
     if owner.is_empty() || owner.chars().count() > 100 {
-        problems.push("say who owns the migration (up to 100 characters)".to_owned());
+        problems.add("owner", "say who owns the migration (up to 100 characters)");
     }
     let ttl_limit = match new.ttl_limit.trim() {
         "" => DEFAULT_TTL_LIMIT,
         t => match t.parse::<u32>() {
             Ok(v) if (1..=86_400).contains(&v) => v,
             _ => {
-                problems.push(format!(
-                    "the TTL limit {t:?} is not a number of seconds from 1 to 86400"
-                ));
+                problems.add(
+                    "ttl_limit",
+                    format!("the TTL limit {t:?} is not a number of seconds from 1 to 86400"),
+                );
                 DEFAULT_TTL_LIMIT
             }
         },
@@ -116,28 +119,33 @@ fn validate(new: &NewMigration) -> Result<Valid> {
     let zone_name = new.time_zone.trim().to_owned();
     let (mut start, mut end) = (0, 0);
     match time::zone(&zone_name) {
-        Err(e) => problems.push(e.to_string()),
+        Err(e) => problems.add("time_zone", e.to_string()),
         Ok(tz) => {
             let s = time::parse_local("start", &new.window_start, &zone_name, &tz);
             let e = time::parse_local("end", &new.window_end, &zone_name, &tz);
             match (s, e) {
-                (Ok(s), Ok(e)) if e <= s => problems.push(format!(
-                    "the window ends ({}) before it starts ({}): the end must come after the start",
-                    new.window_end.trim(),
-                    new.window_start.trim()
-                )),
-                (Ok(s), Ok(e)) => (start, end) = (s, e),
-                (s, e) => problems.extend(
-                    [s.err(), e.err()]
-                        .into_iter()
-                        .flatten()
-                        .map(|e| e.to_string()),
+                (Ok(s), Ok(e)) if e <= s => problems.add(
+                    "window_end",
+                    format!(
+                        "the window ends ({}) before it starts ({}): the end must come after the start",
+                        new.window_end.trim(),
+                        new.window_start.trim()
+                    ),
                 ),
+                (Ok(s), Ok(e)) => (start, end) = (s, e),
+                (s, e) => {
+                    if let Err(err) = s {
+                        problems.add("window_start", err.to_string());
+                    }
+                    if let Err(err) = e {
+                        problems.add("window_end", err.to_string());
+                    }
+                }
             }
         }
     }
     if !problems.is_empty() {
-        return Err(Error::Invalid(problems.join("; ")));
+        return Err(Error::Invalid(problems));
     }
     Ok(Valid {
         name,
@@ -459,14 +467,12 @@ impl ChecklistService {
         let me = who.require(Permission::WorkChecklists)?;
         let note = note.trim();
         if note.chars().count() > MAX_NOTE {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a note is at most {MAX_NOTE} characters"
             )));
         }
         if state == ItemState::Blocked && note.is_empty() {
-            return Err(Error::Invalid(
-                "say in the note what blocks this point".into(),
-            ));
+            return Err(Error::invalid("say in the note what blocks this point"));
         }
         let now = self.clock.now();
         let name = by(me);

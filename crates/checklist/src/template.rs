@@ -10,8 +10,8 @@ use platform::{Error, Principal, Result};
 fn text_ok(text: &str) -> Result<String> {
     let text = text.trim();
     if text.is_empty() || text.chars().count() > 500 {
-        return Err(Error::Invalid(
-            "a point is a sentence of up to 500 characters".into(),
+        return Err(Error::invalid(
+            "a point is a sentence of up to 500 characters",
         ));
     }
     Ok(text.to_owned())
@@ -20,7 +20,7 @@ fn text_ok(text: &str) -> Result<String> {
 fn guidance_ok(guidance: &str) -> Result<Option<String>> {
     let g = guidance.trim();
     if g.chars().count() > 1000 {
-        return Err(Error::Invalid("guidance is at most 1000 characters".into()));
+        return Err(Error::invalid("guidance is at most 1000 characters"));
     }
     Ok((!g.is_empty()).then(|| g.to_owned()))
 }

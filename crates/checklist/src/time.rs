@@ -225,25 +225,24 @@ fn one_of(zones: &[&str]) -> String {
 pub fn zone(name: &str) -> Result<TimeZone> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::Invalid(
-            "give the time zone by its IANA name, e.g. Europe/London".into(),
+        return Err(Error::invalid(
+            "give the time zone by its IANA name, e.g. Europe/London",
         ));
     }
     if name.len() > 64 {
-        return Err(Error::Invalid(
-            "a time zone name is at most 64 characters: use an IANA name such as Europe/London"
-                .into(),
+        return Err(Error::invalid(
+            "a time zone name is at most 64 characters: use an IANA name such as Europe/London",
         ));
     }
     if let Some(a) = abbreviation(name) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "{name:?} is an abbreviation ({}), not an IANA time zone name, and abbreviations mean different things in different places: did you mean {}?",
             a.means,
             one_of(a.zones)
         )));
     }
     TimeZone::get(name).map_err(|_| {
-        Error::Invalid(format!(
+        Error::invalid(format!(
             "{name:?} is not a time zone: use an IANA name such as Europe/London or Australia/Melbourne"
         ))
     })
@@ -364,7 +363,7 @@ pub fn window(start: i64, end: i64, planned: &str, viewer: &str) -> Window {
 pub fn parse_local(what: &str, text: &str, name: &str, tz: &TimeZone) -> Result<i64> {
     let text = text.trim();
     let dt: DateTime = text.replacen(' ', "T", 1).parse().map_err(|_| {
-        Error::Invalid(format!(
+        Error::invalid(format!(
             "the {what} {text:?} is not a date and time like 2026-12-05T22:00"
         ))
     })?;
@@ -372,13 +371,13 @@ pub fn parse_local(what: &str, text: &str, name: &str, tz: &TimeZone) -> Result<
     match ambiguous.offset() {
         AmbiguousOffset::Unambiguous { .. } => {}
         AmbiguousOffset::Gap { .. } => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "the {what} {} does not exist in {name}: the clocks go forward then",
                 dt.strftime("%Y-%m-%d %H:%M")
             )))
         }
         AmbiguousOffset::Fold { .. } => {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "the {what} {} happens twice in {name}: the clocks go back then; pick a time outside the change",
                 dt.strftime("%Y-%m-%d %H:%M")
             )))
@@ -386,7 +385,7 @@ pub fn parse_local(what: &str, text: &str, name: &str, tz: &TimeZone) -> Result<
     }
     let zoned = ambiguous
         .unambiguous()
-        .map_err(|e| Error::Invalid(format!("the {what} {text:?}: {e}")))?;
+        .map_err(|e| Error::invalid(format!("the {what} {text:?}: {e}")))?;
     Ok(zoned.timestamp().as_second())
 }
 

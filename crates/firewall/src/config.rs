@@ -193,13 +193,13 @@ impl FirewallConfig {
     /// problem is listed with its field.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Invalid(format!(
+            Error::invalid(format!(
                 "cannot read the firewall config {}: {e}",
                 path.display()
             ))
         })?;
         Self::parse(&text).map_err(|e| {
-            Error::Invalid(format!(
+            Error::invalid(format!(
                 "the firewall config {} is not valid: {e}",
                 path.display()
             ))
@@ -212,7 +212,7 @@ impl FirewallConfig {
     /// As [`FirewallConfig::load`].
     pub fn parse(text: &str) -> Result<Self> {
         let file: FirewallFile =
-            serde_json::from_str(text).map_err(|e| Error::Invalid(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| Error::invalid(e.to_string()))?;
         Self::check(file)
     }
 
@@ -354,7 +354,7 @@ impl FirewallConfig {
             }
         }
         if !problems.is_empty() {
-            return Err(Error::Invalid(problems.join("; ")));
+            return Err(Error::invalid(problems.join("; ")));
         }
         Ok(Self {
             backend: file.backend,

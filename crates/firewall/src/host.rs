@@ -81,23 +81,23 @@ impl Host {
         let shown = format!("{program} {}", args.join(" "));
         let mut child = cmd
             .spawn()
-            .map_err(|e| Error::Invalid(format!("cannot run {shown}: {e}")))?;
+            .map_err(|e| Error::invalid(format!("cannot run {shown}: {e}")))?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
                 .await
-                .map_err(|e| Error::Invalid(format!("cannot feed {shown}: {e}")))?;
+                .map_err(|e| Error::invalid(format!("cannot feed {shown}: {e}")))?;
             drop(pipe);
         }
         let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
             .await
-            .map_err(|_| Error::Invalid(format!("{shown} took longer than {COMMAND_TIMEOUT:?}")))?
-            .map_err(|e| Error::Invalid(format!("{shown} failed: {e}")))?;
+            .map_err(|_| Error::invalid(format!("{shown} took longer than {COMMAND_TIMEOUT:?}")))?
+            .map_err(|e| Error::invalid(format!("{shown} failed: {e}")))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
             let err = String::from_utf8_lossy(&out.stderr);
             let err = err.trim();
-            Err(Error::Invalid(format!(
+            Err(Error::invalid(format!(
                 "{shown} refused it ({}): {}",
                 out.status,
                 if err.is_empty() { "no message" } else { err }
@@ -143,11 +143,13 @@ impl Host {
                     .await
                 {
                     Ok(json) => Ok(Current {
-                        rules: nft::parse(&json).map_err(Error::Invalid)?.rules,
+                        rules: nft::parse(&json).map_err(Error::invalid)?.rules,
                         ..Current::default()
                     }),
                     // No table yet: nothing is allowed by the app.
-                    Err(Error::Invalid(m)) if m.contains("No such file or directory") => {
+                    Err(Error::Invalid(m))
+                        if m.to_string().contains("No such file or directory") =>
+                    {
                         Ok(Current::default())
                     }
                     Err(e) => Err(e),
@@ -177,9 +179,8 @@ impl Host {
     /// ruleset is unchanged, as it should be), or the read-back differs.
     pub async fn apply(&self, desired: &[(RuleOrigin, Rule)]) -> Result<Applied> {
         if self.backend == BackendKind::Export {
-            return Err(Error::Invalid(
-                "the export backend cannot apply: download the script and run it on the host"
-                    .into(),
+            return Err(Error::invalid(
+                "the export backend cannot apply: download the script and run it on the host",
             ));
         }
         let before = self.ruleset().await?;
@@ -192,7 +193,7 @@ impl Host {
         let mut got = after.rules.clone();
         got.sort();
         if got != want || !after.foreign.is_empty() {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "the rules read back after applying differ from the plan ({} read, {} planned)",
                 got.len(),
                 want.len()
@@ -226,7 +227,7 @@ impl Host {
             Ok(_) => "WARNING: the ruleset differs from before the attempt".to_owned(),
             Err(read) => format!("the ruleset could not be read back: {read}"),
         };
-        Err(Error::Invalid(format!("apply failed, {unchanged}: {e}")))
+        Err(Error::invalid(format!("apply failed, {unchanged}: {e}")))
     }
 }
 

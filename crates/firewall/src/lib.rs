@@ -109,9 +109,7 @@ impl FirewallService {
 
     fn inner(&self) -> Result<&Arc<Inner>> {
         self.inner.as_ref().ok_or_else(|| {
-            Error::Invalid(
-                "no firewall is configured: start the server with --firewall-config".into(),
-            )
+            Error::invalid("no firewall is configured: start the server with --firewall-config")
         })
     }
 
@@ -210,15 +208,13 @@ impl FirewallService {
         let me = who.require(Permission::ApplyFirewall)?;
         let inner = self.inner()?.clone();
         if !inner.cfg.apply_enabled {
-            return Err(Error::Invalid(
-                "applying is disabled in the firewall config (apply.enabled): this is a dry run"
-                    .into(),
+            return Err(Error::invalid(
+                "applying is disabled in the firewall config (apply.enabled): this is a dry run",
             ));
         }
         if inner.cfg.backend == BackendKind::Export {
-            return Err(Error::Invalid(
-                "the export backend cannot apply: download the script and run it on the host"
-                    .into(),
+            return Err(Error::invalid(
+                "the export backend cannot apply: download the script and run it on the host",
             ));
         }
         let spec = self.spec();
@@ -250,7 +246,7 @@ impl FirewallService {
                 let result = me.apply_held(&ctx, &inner, &actor, &digest).await;
                 let line = match &result {
                     Ok(r) => Ok(r.message.clone()),
-                    Err(e) => Err(Error::Invalid(e.to_string())),
+                    Err(e) => Err(Error::invalid(e.to_string())),
                 };
                 if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
                     let _ = tx.send(result);
@@ -273,7 +269,7 @@ impl FirewallService {
         let inventory = self
             .latest_inventory()
             .await?
-            .ok_or_else(|| Error::Invalid("there is no inventory yet: run a sync first".into()))?;
+            .ok_or_else(|| Error::invalid("there is no inventory yet: run a sync first"))?;
         let desired = rules::desired(&inner.cfg, &inventory);
         let current = inner.host.current().await?;
         let want: Vec<Rule> = desired.iter().map(|(_, r)| r.clone()).collect();
@@ -373,8 +369,8 @@ impl FirewallService {
         .bind(i64::try_from(inv.regions.len() - failed).unwrap_or(0))
         .bind(i64::try_from(failed).unwrap_or(0))
         .bind(i64::try_from(count).unwrap_or(0))
-        .bind(serde_json::to_string(inv).map_err(|e| Error::Invalid(e.to_string()))?)
-        .bind(serde_json::to_string(plan).map_err(|e| Error::Invalid(e.to_string()))?)
+        .bind(serde_json::to_string(inv).map_err(|e| Error::invalid(e.to_string()))?)
+        .bind(serde_json::to_string(plan).map_err(|e| Error::invalid(e.to_string()))?)
         .execute(self.db.pool())
         .await?;
         sqlx::query(
@@ -396,7 +392,7 @@ impl FirewallService {
             .map(|r| {
                 let text: String = r.try_get("inventory")?;
                 serde_json::from_str(&text)
-                    .map_err(|e| Error::Invalid(format!("a stored inventory is unreadable: {e}")))
+                    .map_err(|e| Error::invalid(format!("a stored inventory is unreadable: {e}")))
             })
             .collect()
     }
@@ -529,7 +525,7 @@ impl FirewallService {
         let inventory = self
             .latest_inventory()
             .await?
-            .ok_or_else(|| Error::Invalid("there is no inventory yet: run a sync first".into()))?;
+            .ok_or_else(|| Error::invalid("there is no inventory yet: run a sync first"))?;
         let desired = rules::desired(&inner.cfg, &inventory);
         let generated = platform::jobs::format_ms(now_ms());
         Ok(match flavour {

@@ -24,6 +24,7 @@ use super::{
     rollup,
 };
 use platform::{
+    error::Problems,
     jobs::{JobFn, JobSpec, RunContext},
     Db, Error, Principal, Result,
 };
@@ -155,13 +156,13 @@ impl HealthConfig {
     /// [`Error::Invalid`] for unreadable or malformed files.
     pub fn load(path: &std::path::Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Invalid(format!(
+            Error::invalid(format!(
                 "cannot read the health config {}: {e}",
                 path.display()
             ))
         })?;
         let cfg: Self = serde_json::from_str(&text).map_err(|e| {
-            Error::Invalid(format!(
+            Error::invalid(format!(
                 "the health config {} is not valid: {e}",
                 path.display()
             ))
@@ -171,34 +172,43 @@ impl HealthConfig {
     }
 
     fn check(&self) -> Result<()> {
-        let mut problems = Vec::new();
-        for p in &self.pools {
+        let mut problems = Problems::new();
+        for (i, p) in self.pools.iter().enumerate() {
             if !self.sites.iter().any(|s| s.name == p.site) {
-                problems.push(format!(
-                    "pool {:?} names an unknown site {:?}",
-                    p.name, p.site
-                ));
+                problems.add(
+                    format!("pools[{i}].site"),
+                    format!("pool {:?} names an unknown site {:?}", p.name, p.site),
+                );
             }
-            for t in &p.targets {
+            for (j, t) in p.targets.iter().enumerate() {
                 if let Err(e) = target_spec(0, &p.name, t) {
-                    problems.push(format!("pool {:?}: {e}", p.name));
+                    problems.add(
+                        format!("pools[{i}].targets[{j}]"),
+                        format!("pool {:?}: {e}", p.name),
+                    );
                 }
             }
         }
-        for s in &self.sites {
+        for (i, s) in self.sites.iter().enumerate() {
             if !matches!(s.kind.as_str(), "datacentre" | "cloud") {
-                problems.push(format!("site {:?}: kind is datacentre or cloud", s.name));
+                problems.add(
+                    format!("sites[{i}].kind"),
+                    format!("site {:?}: kind is datacentre or cloud", s.name),
+                );
             }
         }
-        for h in &self.haproxy {
+        for (i, h) in self.haproxy.iter().enumerate() {
             if h.url.is_some() == h.socket.is_some() {
-                problems.push(format!("haproxy {:?}: give either url or socket", h.name));
+                problems.add(
+                    format!("haproxy[{i}]"),
+                    format!("haproxy {:?}: give either url or socket", h.name),
+                );
             }
         }
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid(problems.join("; ")))
+            Err(Error::Invalid(problems))
         }
     }
 
@@ -549,7 +559,7 @@ impl HealthService {
             .execute(&mut *tx)
             .await?;
             for t in &p.targets {
-                let spec = target_spec(0, &p.name, t).map_err(Error::Invalid)?;
+                let spec = target_spec(0, &p.name, t).map_err(Error::invalid)?;
                 insert_target(&mut tx, &p.name, &spec, true).await?;
             }
         }
@@ -583,7 +593,7 @@ impl HealthService {
         form: &TargetConfig,
     ) -> Result<i64> {
         who.require(Permission::ConfigureHealth)?;
-        let spec = target_spec(0, pool, form).map_err(Error::Invalid)?;
+        let spec = target_spec(0, pool, form).map_err(Error::invalid)?;
         let mut tx = self.db.pool().begin().await?;
         let id = insert_target(&mut tx, pool, &spec, false)
             .await?
@@ -1162,7 +1172,7 @@ async fn insert_target(
             sqlx::Error::Database(d)
                 if d.message().contains("UNIQUE") || d.message().contains("unique") =>
             {
-                Error::Invalid(format!(
+                Error::invalid(format!(
                     "pool {pool:?} already has a target called {:?}",
                     spec.name
                 ))

@@ -37,7 +37,7 @@ impl Engine {
         match scheme {
             "sqlite" => Ok(Self::Sqlite),
             "postgres" | "postgresql" => Ok(Self::Postgres),
-            _ => Err(Error::Invalid(format!(
+            _ => Err(Error::invalid(format!(
                 "database URL must start with sqlite: or postgres: (got {:?})",
                 if scheme.len() > 20 { "?" } else { scheme }
             ))),
@@ -310,13 +310,13 @@ fn sqlite_options(url: &str) -> Result<AnyConnectOptions> {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path.is_empty() {
-        return Err(Error::Invalid("the sqlite: URL names no file".into()));
+        return Err(Error::invalid("the sqlite: URL names no file"));
     }
     if path != ":memory:" {
         if let Some(parent) = Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::Invalid(format!("cannot create {}: {e}", parent.display()))
+                    Error::invalid(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
         }

@@ -86,7 +86,7 @@ impl TileKey {
             })
             .collect();
         if layers.is_empty() || layers.len() > MAX_LAYERS {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a tile key merges 1 to {MAX_LAYERS} layers"
             )));
         }
@@ -380,7 +380,7 @@ impl TileService {
     pub async fn key(&self, layers: &[(String, String)]) -> Result<TileKey> {
         let atlas = self.atlas.atlas().await?;
         if layers.is_empty() || layers.len() > MAX_LAYERS {
-            return Err(Error::Invalid(format!(
+            return Err(Error::invalid(format!(
                 "a tile key merges 1 to {MAX_LAYERS} layers"
             )));
         }
