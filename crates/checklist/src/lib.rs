@@ -2,7 +2,9 @@
 //! migration copies from it, and the automated checks that verify its points.
 
 mod export;
+mod form;
 mod migrations;
+mod store;
 mod template;
 pub mod time;
 

@@ -1,230 +1,29 @@
 //! Working migrations: created from the template, ticked by many people at
 //! once, verified by the automated checks.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::collections::HashMap;
 
 use model::{
     auth::Permission,
     checklist::{
-        AutomatedCheck, CheckReport, CheckRun, Evidence, ItemChange, ItemState, Migration,
-        MigrationItem, MigrationSection, MigrationSummary, NewMigration, Progress, Verdict,
+        AutomatedCheck, CheckReport, ItemChange, ItemState, Migration, MigrationItem,
+        MigrationSection, MigrationSummary, NewMigration, Progress,
     },
 };
-use sqlx::{any::AnyRow, Row};
+use sqlx::Row;
 
-use super::{time, ChecklistService};
-use platform::{error::Problems, Error, Principal, Result};
+use crate::{
+    form::validate,
+    store::{by, check_order, check_run, item, lines, state, summary, summary_columns},
+    time, ChecklistService,
+};
+use platform::{Error, Principal, Result};
 use probe::{Service, ServicePort};
 
 /// The TTL limit when the form leaves it empty: five minutes.
 pub const DEFAULT_TTL_LIMIT: u32 = 300;
 /// The longest note on a point.
 const MAX_NOTE: usize = 2000;
-
-/// A new migration, checked and normalised.
-#[derive(Debug)]
-struct Valid {
-    name: String,
-    domains: Vec<String>,
-    source: String,
-    target: String,
-    services: Vec<ServicePort>,
-    start: i64,
-    end: i64,
-    zone: String,
-    owner: String,
-    ttl_limit: u32,
-}
-
-fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|w| !w.is_empty())
-}
-
-fn server_name(field: &str, what: &str, text: &str, problems: &mut Problems) -> String {
-    let text = text.trim();
-    if text.is_empty() {
-        problems.add(
-            field,
-            format!("give the {what} server (a host name or IP address)"),
-        );
-        return String::new();
-    }
-    if text.parse::<IpAddr>().is_ok() {
-        return text.to_owned();
-    }
-    match probe::parse_domain(text) {
-        Ok(name) => name,
-        Err(_) => {
-            problems.add(
-                field,
-                format!("the {what} server {text:?} is neither an IP address nor a host name"),
-            );
-            String::new()
-        }
-    }
-}
-
-/// Every problem of the form at once, so a person fixes them in one go.
-fn validate(new: &NewMigration) -> Result<Valid> {
-    let mut problems = Problems::new();
-    let name = new.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 {
-        problems.add("name", "give the migration a name of up to 120 characters");
-    }
-    let mut domains: Vec<String> = Vec::new();
-    for word in words(&new.domains) {
-        match probe::parse_domain(word) {
-            Ok(d) if !domains.contains(&d) => domains.push(d),
-            Ok(_) => {}
-            Err(e) => problems.add("domains", e),
-        }
-    }
-    if domains.is_empty() && !problems.iter().any(|p| p.field == "domains") {
-        problems.add("domains", "list at least one domain the migration moves");
-    }
-    if domains.len() > 100 {
-        problems.add("domains", "a migration moves at most 100 names");
-    }
-    let source = server_name("source_server", "source", &new.source_server, &mut problems);
-    let target = server_name("target_server", "target", &new.target_server, &mut problems);
-    if !source.is_empty() && source == target {
-        problems.add("target_server", "the target server is the source server");
-    }
-    let mut services: Vec<ServicePort> = Vec::new();
-    for word in words(&new.services) {
-        match word.parse::<ServicePort>() {
-            Ok(s) if !services.iter().any(|t| t.to_string() == s.to_string()) => services.push(s),
-            Ok(_) => {}
-            Err(e) => problems.add("services", e),
-        }
-    }
-    let owner = new.owner.trim().to_owned();
-    if owner.is_empty() || owner.chars().count() > 100 {
-        problems.add("owner", "say who owns the migration (up to 100 characters)");
-    }
-    let ttl_limit = match new.ttl_limit.trim() {
-        "" => DEFAULT_TTL_LIMIT,
-        t => match t.parse::<u32>() {
-            Ok(v) if (1..=86_400).contains(&v) => v,
-            _ => {
-                problems.add(
-                    "ttl_limit",
-                    format!("the TTL limit {t:?} is not a number of seconds from 1 to 86400"),
-                );
-                DEFAULT_TTL_LIMIT
-            }
-        },
-    };
-    let zone_name = new.time_zone.trim().to_owned();
-    let (mut start, mut end) = (0, 0);
-    match time::zone(&zone_name) {
-        Err(e) => problems.add("time_zone", e.to_string()),
-        Ok(tz) => {
-            let s = time::parse_local("start", &new.window_start, &zone_name, &tz);
-            let e = time::parse_local("end", &new.window_end, &zone_name, &tz);
-            match (s, e) {
-                (Ok(s), Ok(e)) if e <= s => problems.add(
-                    "window_end",
-                    format!(
-                        "the window ends ({}) before it starts ({}): the end must come after the start",
-                        new.window_end.trim(),
-                        new.window_start.trim()
-                    ),
-                ),
-                (Ok(s), Ok(e)) => (start, end) = (s, e),
-                (s, e) => {
-                    if let Err(err) = s {
-                        problems.add("window_start", err.to_string());
-                    }
-                    if let Err(err) = e {
-                        problems.add("window_end", err.to_string());
-                    }
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Invalid(problems));
-    }
-    Ok(Valid {
-        name,
-        domains,
-        source,
-        target,
-        services,
-        start,
-        end,
-        zone: zone_name,
-        owner,
-        ttl_limit,
-    })
-}
-
-fn lines(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn state(row: &AnyRow) -> Result<ItemState> {
-    let name: String = row.try_get("state")?;
-    ItemState::from_name(&name)
-        .ok_or_else(|| Error::Internal(format!("unknown item state {name:?} in the database")))
-}
-
-fn item(row: &AnyRow, zone: &str, tz: &jiff::tz::TimeZone) -> Result<MigrationItem> {
-    let check: Option<String> = row.try_get("automated_check")?;
-    let changed_at: Option<i64> = row.try_get("changed_at")?;
-    Ok(MigrationItem {
-        id: row.try_get("id")?,
-        text: row.try_get("text")?,
-        guidance: row.try_get("guidance")?,
-        automated_check: check.as_deref().and_then(AutomatedCheck::from_name),
-        state: state(row)?,
-        note: row.try_get("note")?,
-        changed_by: row.try_get("changed_by")?,
-        changed_at: changed_at.map(|t| time::shown(t, zone, tz)),
-        revision: row.try_get("revision")?,
-    })
-}
-
-/// The columns of a [`MigrationSummary`] (a macro, so queries stay literals).
-macro_rules! summary_columns {
-    () => {
-        "m.id, m.name, m.domains, m.source_server, m.target_server, m.owner, \
-         m.window_start, m.window_end, m.time_zone"
-    };
-}
-
-fn summary(row: &AnyRow, viewer: &str, progress: Progress) -> Result<MigrationSummary> {
-    let zone: String = row.try_get("time_zone")?;
-    Ok(MigrationSummary {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        domains: lines(&row.try_get::<String, _>("domains")?),
-        source_server: row.try_get("source_server")?,
-        target_server: row.try_get("target_server")?,
-        owner: row.try_get("owner")?,
-        window: time::window(
-            row.try_get("window_start")?,
-            row.try_get("window_end")?,
-            &zone,
-            viewer,
-        ),
-        progress,
-    })
-}
-
-/// Who a change is by, as the checklist shows it.
-fn by(me: &model::auth::Me) -> String {
-    if me.display_name.trim().is_empty() {
-        me.username.clone()
-    } else {
-        me.display_name.clone()
-    }
-}
 
 impl ChecklistService {
     /// Creates a migration with its own copy of the template's points in use.
@@ -694,32 +493,4 @@ pub fn shared_id(selection: &str) -> Option<i64> {
 #[must_use]
 pub fn share_selection(migration_id: i64) -> String {
     format!("migration:{migration_id}")
-}
-
-fn check_order(check: AutomatedCheck) -> usize {
-    super::CHECKS
-        .iter()
-        .position(|&c| c == check)
-        .unwrap_or(usize::MAX)
-}
-
-fn check_run(row: &AnyRow, zone: &str, tz: &jiff::tz::TimeZone) -> Result<CheckRun> {
-    let name: String = row.try_get("check_name")?;
-    let verdict: String = row.try_get("verdict")?;
-    let evidence: String = row.try_get("evidence")?;
-    let evidence: Vec<Evidence> = serde_json::from_str(&evidence)
-        .map_err(|e| Error::Internal(format!("stored evidence does not parse: {e}")))?;
-    Ok(CheckRun {
-        report: CheckReport {
-            check: AutomatedCheck::from_name(&name)
-                .ok_or_else(|| Error::Internal(format!("unknown check {name:?} stored")))?,
-            verdict: Verdict::from_name(&verdict)
-                .ok_or_else(|| Error::Internal(format!("unknown verdict {verdict:?} stored")))?,
-            summary: row.try_get("summary")?,
-            evidence,
-            elapsed_ms: u64::try_from(row.try_get::<i64, _>("elapsed_ms")?).unwrap_or(0),
-        },
-        ran_by: row.try_get("ran_by")?,
-        ran_at: time::shown(row.try_get("ran_at")?, zone, tz),
-    })
 }
