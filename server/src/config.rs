@@ -292,9 +292,14 @@ pub enum UserCommand {
     },
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
-    Role::from_name(s).ok_or_else(|| format!("{s:?} is not a role: use viewer, staff or admin"))
+fn parse_role(s: &str) -> Result<Role, NotARole> {
+    Role::from_name(s).ok_or_else(|| NotARole(s.to_owned()))
 }
+
+/// A `--role` that is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a role: use viewer, staff or admin")]
+pub struct NotARole(String);
 
 /// Why the command line did not give a usable configuration.
 #[derive(Debug)]

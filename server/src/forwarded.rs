@@ -79,21 +79,30 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 /// address (`192.0.2.7`, a /32 or /128).
 ///
 /// # Errors
-/// A sentence naming the value, for clap's one-line message.
-pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
+/// Why the value is not one, naming it, for clap's one-line message.
+pub fn parse_cidr(s: &str) -> Result<IpNet, CidrError> {
     let s = s.trim();
     if let Ok(net) = IpNet::from_str(s) {
         if net.addr() != net.network() {
-            return Err(format!(
-                "{s:?} has host bits set: did you mean {}?",
-                net.trunc()
-            ));
+            return Err(CidrError::HostBits {
+                given: s.to_owned(),
+                network: net.trunc(),
+            });
         }
         return Ok(net);
     }
-    IpAddr::from_str(s).map(IpNet::from).map_err(|_| {
-        format!("{s:?} is not an address or a CIDR range (e.g. 10.0.0.0/8 or 2001:db8::/32)")
-    })
+    IpAddr::from_str(s)
+        .map(IpNet::from)
+        .map_err(|_| CidrError::NotAnAddress(s.to_owned()))
+}
+
+/// Why a `--trusted-proxy` value is not a network.
+#[derive(Debug, thiserror::Error)]
+pub enum CidrError {
+    #[error("{given:?} has host bits set: did you mean {network}?")]
+    HostBits { given: String, network: IpNet },
+    #[error("{0:?} is not an address or a CIDR range (e.g. 10.0.0.0/8 or 2001:db8::/32)")]
+    NotAnAddress(String),
 }
 
 #[cfg(test)]
@@ -214,7 +223,7 @@ mod tests {
             "10.0.0.1/8",
             "2001:db8::/129",
         ] {
-            let e = parse_cidr(bad).expect_err(bad);
+            let e = parse_cidr(bad).expect_err(bad).to_string();
             assert!(e.contains(&format!("{:?}", bad.trim())), "{e}");
         }
     }

@@ -66,7 +66,7 @@ pub(crate) fn validate(new: &NewMigration) -> Result<Valid> {
         match probe::parse_domain(word) {
             Ok(d) if !domains.contains(&d) => domains.push(d),
             Ok(_) => {}
-            Err(e) => problems.add("domains", e),
+            Err(e) => problems.add("domains", e.0),
         }
     }
     if domains.is_empty() && !problems.iter().any(|p| p.field == "domains") {
@@ -85,7 +85,7 @@ pub(crate) fn validate(new: &NewMigration) -> Result<Valid> {
         match word.parse::<ServicePort>() {
             Ok(s) if !services.iter().any(|t| t.to_string() == s.to_string()) => services.push(s),
             Ok(_) => {}
-            Err(e) => problems.add("services", e),
+            Err(e) => problems.add("services", e.0),
         }
     }
     let owner = new.owner.trim().to_owned();

@@ -7,6 +7,8 @@ use std::{collections::BTreeMap, net::Ipv4Addr, path::Path, time::Duration};
 use model::firewall::BackendKind;
 use serde::Deserialize;
 
+use platform::error::Problems;
+
 use crate::{Error, Result};
 
 /// The seed's ports: ssh, http, svn, munin, puppet.
@@ -219,20 +221,21 @@ impl FirewallConfig {
     /// Checks a parsed file.
     ///
     /// # Errors
-    /// Every problem at once, `; `-separated, each naming its field.
+    /// Every problem at once ([`Error::Invalid`]), each keyed by its field and
+    /// naming it in its sentence.
     pub fn check(file: FirewallFile) -> Result<Self> {
-        let mut problems = Vec::new();
+        let mut problems = Problems::new();
         let ec2_ports = ports("ports", &file.ports, &mut problems);
-        let entry = |field: &str, e: &EntryFile, problems: &mut Vec<String>| -> Option<Entry> {
+        let entry = |field: &str, e: &EntryFile, problems: &mut Problems| -> Option<Entry> {
             let source = cidr(&e.source).map_err(|why| {
-                problems.push(format!("{field}.source: {:?} {why}", e.source));
+                add(problems, format!("{field}.source: {:?} {why}", e.source));
             });
             let ports = ports(&format!("{field}.ports"), &e.ports, problems);
             let comment = e.comment.trim().to_owned();
             if comment.is_empty() {
-                problems.push(format!("{field}.comment: give the entry a name"));
+                add(problems, format!("{field}.comment: give the entry a name"));
             } else if comment.len() > 200 || comment.contains(['"', '\n', '\\']) {
-                problems.push(format!(
+                add(problems, format!(
                     "{field}.comment: at most 200 characters, without quotes, backslashes or new lines"
                 ));
             }
@@ -253,14 +256,15 @@ impl FirewallConfig {
             .filter_map(|(i, e)| entry(&format!("static[{i}]"), e, &mut problems))
             .collect();
         if file.management.is_none() && file.backend != BackendKind::Export {
-            problems.push(
+            add(
+                &mut problems,
                 "management: an entry that always stays (staff's address and ssh) is required \
                  for the iptables and nftables backends, so applying can never lock staff out"
                     .into(),
             );
         }
         if file.apply.auto && !file.apply.enabled {
-            problems.push("apply.auto needs apply.enabled".into());
+            add(&mut problems, "apply.auto needs apply.enabled".into());
         }
         if file.chain.is_empty()
             || file.chain.len() > 28
@@ -270,7 +274,7 @@ impl FirewallConfig {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             || matches!(file.chain.as_str(), "INPUT" | "OUTPUT" | "FORWARD")
         {
-            problems.push(format!(
+            add(&mut problems, format!(
                 "chain: {:?} is not a chain of its own (letters, digits, - and _, at most 28, not a built-in chain)",
                 file.chain
             ));
@@ -282,10 +286,13 @@ impl FirewallConfig {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         {
-            problems.push(format!(
-                "table: {:?} is not a table name (lower-case letters, digits and _)",
-                file.table
-            ));
+            add(
+                &mut problems,
+                format!(
+                    "table: {:?} is not a table name (lower-case letters, digits and _)",
+                    file.table
+                ),
+            );
         }
         if let Some(ns) = &file.netns {
             if ns.is_empty()
@@ -293,20 +300,29 @@ impl FirewallConfig {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
-                problems.push(format!("netns: {ns:?} is not a namespace name"));
+                add(
+                    &mut problems,
+                    format!("netns: {ns:?} is not a namespace name"),
+                );
             }
         }
         if file.interval_secs < 10 {
-            problems.push(format!(
-                "interval_secs: {} is too often (at least 10)",
-                file.interval_secs
-            ));
+            add(
+                &mut problems,
+                format!(
+                    "interval_secs: {} is too often (at least 10)",
+                    file.interval_secs
+                ),
+            );
         }
         if file.lease_ttl_secs < 2 {
-            problems.push(format!(
-                "lease_ttl_secs: {} is too short (at least 2)",
-                file.lease_ttl_secs
-            ));
+            add(
+                &mut problems,
+                format!(
+                    "lease_ttl_secs: {} is too short (at least 2)",
+                    file.lease_ttl_secs
+                ),
+            );
         }
         let aws = &file.aws;
         let mut region_names: Vec<(&str, &str)> =
@@ -322,39 +338,53 @@ impl FirewallConfig {
         }
         for (field, r) in region_names {
             if !is_region(r) {
-                problems.push(format!(
-                    "{field}: {r:?} is not a region name (like eu-west-2)"
-                ));
+                add(
+                    &mut problems,
+                    format!("{field}: {r:?} is not a region name (like eu-west-2)"),
+                );
             }
         }
         if aws.regions.as_ref().is_some_and(Vec::is_empty) {
-            problems.push("aws.regions: empty (leave it out to read every region)".into());
+            add(
+                &mut problems,
+                "aws.regions: empty (leave it out to read every region)".into(),
+            );
         }
         if !(100..=60_000).contains(&aws.region_timeout_ms) {
-            problems.push(format!(
-                "aws.region_timeout_ms: {} is outside 100..=60000",
-                aws.region_timeout_ms
-            ));
+            add(
+                &mut problems,
+                format!(
+                    "aws.region_timeout_ms: {} is outside 100..=60000",
+                    aws.region_timeout_ms
+                ),
+            );
         }
         if let Some(n) = aws.page_size {
             if !(5..=1000).contains(&n) {
-                problems.push(format!("aws.page_size: {n} is outside 5..=1000"));
+                add(
+                    &mut problems,
+                    format!("aws.page_size: {n} is outside 5..=1000"),
+                );
             }
         }
         for url in aws.endpoint.iter().chain(aws.region_endpoints.values()) {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push(format!("aws endpoint {url:?} is not an http(s) URL"));
+                add(
+                    &mut problems,
+                    format!("aws endpoint {url:?} is not an http(s) URL"),
+                );
             }
         }
         for (key, values) in &aws.tag_filters {
             if key.is_empty() || values.is_empty() {
-                problems.push(format!(
-                    "aws.tag_filters: {key:?} needs a key and at least one value"
-                ));
+                add(
+                    &mut problems,
+                    format!("aws.tag_filters: {key:?} needs a key and at least one value"),
+                );
             }
         }
         if !problems.is_empty() {
-            return Err(Error::invalid(problems.join("; ")));
+            return Err(Error::Invalid(problems));
         }
         Ok(Self {
             backend: file.backend,
@@ -382,45 +412,64 @@ impl FirewallConfig {
     }
 }
 
+/// Adds a problem whose sentence starts with its field's path
+/// (`static[0].source: ...`), keyed by that path.
+fn add(problems: &mut Problems, message: String) {
+    let field = message.split_once(": ").map_or("", |(f, _)| f).to_owned();
+    problems.add(field, message);
+}
+
 /// Ports 1..=65535, at least one, no repeats; problems go to `problems`.
-fn ports(field: &str, raw: &[serde_json::Value], problems: &mut Vec<String>) -> Vec<u16> {
+fn ports(field: &str, raw: &[serde_json::Value], problems: &mut Problems) -> Vec<u16> {
     if raw.is_empty() {
-        problems.push(format!("{field}: give at least one port"));
+        add(problems, format!("{field}: give at least one port"));
     }
     let mut out: Vec<u16> = Vec::with_capacity(raw.len());
     for (i, p) in raw.iter().enumerate() {
         match p.as_u64().and_then(|n| u16::try_from(n).ok()) {
             Some(port) if port > 0 => {
                 if out.contains(&port) {
-                    problems.push(format!("{field}[{i}]: {port} is listed twice"));
+                    add(problems, format!("{field}[{i}]: {port} is listed twice"));
                 } else {
                     out.push(port);
                 }
             }
-            _ => problems.push(format!("{field}[{i}]: {p} is not a port (1-65535)")),
+            _ => add(
+                problems,
+                format!("{field}[{i}]: {p} is not a port (1-65535)"),
+            ),
         }
     }
     out
+}
+
+/// Why a text is not an IPv4 network; each reads after the quoted text.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CidrError {
+    #[error("has a prefix length that is not 0-32")]
+    PrefixLength,
+    #[error("is not an IPv4 address or network (like 203.0.113.0/24)")]
+    NotAnAddress,
+    #[error("has host bits set: did you mean {network}/{len}?")]
+    HostBits { network: Ipv4Addr, len: u8 },
 }
 
 /// `a.b.c.d` or `a.b.c.d/len` as a canonical network `a.b.c.d/len`.
 ///
 /// # Errors
 /// Why it is not an IPv4 network.
-pub fn cidr(text: &str) -> std::result::Result<String, String> {
+pub fn cidr(text: &str) -> std::result::Result<String, CidrError> {
     let (addr, len) = match text.trim().split_once('/') {
         Some((a, l)) => (
             a,
             l.parse::<u8>()
                 .ok()
                 .filter(|&l| l <= 32)
-                .ok_or_else(|| "has a prefix length that is not 0-32".to_owned())?,
+                .ok_or(CidrError::PrefixLength)?,
         ),
         None => (text.trim(), 32),
     };
-    let ip: Ipv4Addr = addr
-        .parse()
-        .map_err(|_| "is not an IPv4 address or network (like 203.0.113.0/24)".to_owned())?;
+    let ip: Ipv4Addr = addr.parse().map_err(|_| CidrError::NotAnAddress)?;
     let mask = if len == 0 {
         0
     } else {
@@ -428,10 +477,10 @@ pub fn cidr(text: &str) -> std::result::Result<String, String> {
     };
     let net = u32::from(ip) & mask;
     if net != u32::from(ip) {
-        return Err(format!(
-            "has host bits set: did you mean {}/{len}?",
-            Ipv4Addr::from(net)
-        ));
+        return Err(CidrError::HostBits {
+            network: Ipv4Addr::from(net),
+            len,
+        });
     }
     Ok(format!("{ip}/{len}"))
 }

@@ -143,7 +143,7 @@ impl Host {
                     .await
                 {
                     Ok(json) => Ok(Current {
-                        rules: nft::parse(&json).map_err(Error::invalid)?.rules,
+                        rules: nft::parse(&json)?.rules,
                         ..Current::default()
                     }),
                     // No table yet: nothing is allowed by the app.

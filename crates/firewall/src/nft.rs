@@ -20,6 +20,8 @@ use std::{collections::BTreeMap, fmt::Write as _};
 
 use model::firewall::{Rule, RuleOrigin};
 
+use crate::{Error, Result};
+
 /// What the app's table holds now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableState {
@@ -151,13 +153,13 @@ pub fn render(table: &str, desired: &[(RuleOrigin, Rule)], managed: &[u16]) -> S
 ///
 /// # Errors
 /// The output is not nft's JSON.
-pub fn parse(json: &str) -> Result<TableState, String> {
+pub fn parse(json: &str) -> Result<TableState> {
     let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| format!("nft printed something that is not JSON: {e}"))?;
+        .map_err(|e| Error::invalid(format!("nft printed something that is not JSON: {e}")))?;
     let items = v
         .get("nftables")
         .and_then(|n| n.as_array())
-        .ok_or("nft's JSON has no nftables list")?;
+        .ok_or_else(|| Error::invalid("nft's JSON has no nftables list"))?;
     let mut state = TableState::default();
     for item in items {
         if item.get("table").is_some() {
@@ -195,9 +197,9 @@ pub fn parse(json: &str) -> Result<TableState, String> {
                             .unwrap_or(32)
                     ),
                     None => {
-                        return Err(format!(
+                        return Err(Error::invalid(format!(
                             "an element of set {name} is not an address: {other}"
-                        ))
+                        )))
                     }
                 },
             };

@@ -31,7 +31,7 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// The TLS client the HTTPS checks use: the webpki roots plus `extra_roots_pem`
 /// (PEM CA certificates; none when empty). `Err` says why the extra roots are unusable.
 pub fn tls_config(extra_roots_pem: &[u8]) -> Result<Arc<ClientConfig>, String> {
-    let roots = root_store(extra_roots_pem)?;
+    let roots = root_store(extra_roots_pem).map_err(|e| e.0)?;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("cannot set up TLS: {e}"))?

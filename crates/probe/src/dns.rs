@@ -13,10 +13,10 @@ use hickory_resolver::{
 };
 use model::checklist::Verdict;
 
-use super::{budget, for_each, Done, Item, MigrationTarget, ProbeConfig};
+use super::{budget, for_each, CannotRun, Done, Item, MigrationTarget, ProbeConfig};
 
 /// A resolver without a cache that asks the configured server (UDP, then TCP) once.
-fn resolver(cfg: &ProbeConfig) -> Result<TokioResolver, String> {
+fn resolver(cfg: &ProbeConfig) -> Result<TokioResolver, CannotRun> {
     let provider = TokioRuntimeProvider::default();
     let mut builder = match cfg.dns_server {
         Some(addr) => {
@@ -26,8 +26,11 @@ fn resolver(cfg: &ProbeConfig) -> Result<TokioResolver, String> {
             }
             Resolver::builder_with_config(ResolverConfig::from_name_servers(vec![ns]), provider)
         }
-        None => Resolver::builder(provider)
-            .map_err(|e| format!("Cannot read the system's DNS settings (resolv.conf): {e}"))?,
+        None => Resolver::builder(provider).map_err(|e| {
+            CannotRun(format!(
+                "Cannot read the system's DNS settings (resolv.conf): {e}"
+            ))
+        })?,
     };
     let o = builder.options_mut();
     o.timeout = cfg.timeout;
@@ -39,7 +42,7 @@ fn resolver(cfg: &ProbeConfig) -> Result<TokioResolver, String> {
     o.try_tcp_on_error = true;
     builder
         .build()
-        .map_err(|e| format!("Cannot set up the DNS resolver: {e}"))
+        .map_err(|e| CannotRun(format!("Cannot set up the DNS resolver: {e}")))
 }
 
 /// Which server the check asks, for sentences.
@@ -110,7 +113,7 @@ fn describe(record: &Record, asked: &str) -> Option<String> {
 }
 
 /// Resolves the target's host name through the configured server.
-pub(super) async fn resolve_host(cfg: &ProbeConfig, host: &str) -> Result<Vec<IpAddr>, String> {
+pub(super) async fn resolve_host(cfg: &ProbeConfig, host: &str) -> Result<Vec<IpAddr>, CannotRun> {
     let resolver = resolver(cfg)?;
     let (a, aaaa) = futures_util::future::join(
         query(&resolver, host, RecordType::A),
@@ -123,28 +126,28 @@ pub(super) async fn resolve_host(cfg: &ProbeConfig, host: &str) -> Result<Vec<Ip
         match answer {
             Answer::Records(r) => out.extend(addresses(&r)),
             Answer::NoSuchName => {
-                return Err(format!(
+                return Err(CannotRun(format!(
                     "The target {host} does not resolve: the name does not exist"
-                ))
+                )))
             }
             Answer::ServerProblem(p) => problem = Some(p),
         }
     }
     if out.is_empty() {
-        return Err(match problem {
+        return Err(CannotRun(match problem {
             Some(p) => format!(
                 "The target {host} could not be resolved: {} {p}",
                 server_label(cfg)
             ),
             None => format!("The target {host} does not resolve: it has no A or AAAA record"),
-        });
+        }));
     }
     Ok(out)
 }
 
-pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, String> {
+pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, CannotRun> {
     if target.names.is_empty() {
-        return Err("The plan lists no names to check".to_owned());
+        return Err(CannotRun("The plan lists no names to check".to_owned()));
     }
     let resolver = resolver(cfg)?;
     let target_addrs = if target.moved {
@@ -201,7 +204,10 @@ pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result
             .first()
             .map(|i| i.evidence.detail.clone())
             .unwrap_or_default();
-        return Err(format!("Could not ask {}: {why}", server_label(cfg)));
+        return Err(CannotRun(format!(
+            "Could not ask {}: {why}",
+            server_label(cfg)
+        )));
     }
     let n = items.len();
     let summary = if target.moved {

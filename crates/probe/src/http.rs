@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use model::checklist::Verdict;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 
-use super::{budget, connect, for_each, secs, Done, Item, MigrationTarget, ProbeConfig};
+use super::{budget, connect, for_each, secs, CannotRun, Done, Item, MigrationTarget, ProbeConfig};
 
-pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, String> {
+pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, CannotRun> {
     if target.names.is_empty() {
-        return Err("The plan lists no names to check".to_owned());
+        return Err(CannotRun("The plan lists no names to check".to_owned()));
     }
     let ip = super::target_addr(cfg, target).await?;
     let addr = SocketAddr::new(ip, target.http_port);

@@ -52,6 +52,24 @@ use std::{
 use futures_util::StreamExt as _;
 use model::checklist::{AutomatedCheck, CheckReport, Evidence, Verdict};
 
+/// Why a check cannot run at all (no names listed, the DNS server not
+/// answering, the budget spent): the sentence becomes the report's summary
+/// with [`Verdict::CannotRun`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct CannotRun(pub String);
+
+/// Why a person's text is not a domain name or a service port: a sentence
+/// for them, which the form keys by its field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotValid(pub String);
+
+/// Why a TCP connection failed, in a few words (`refused`, `timed out after 5 s`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectFailed(pub String);
+
 /// How many names or ports a check looks at at the same time.
 pub const CONCURRENCY: usize = 8;
 
@@ -205,10 +223,10 @@ impl ServicePort {
 }
 
 impl FromStr for ServicePort {
-    type Err = String;
+    type Err = NotValid;
 
     /// `smtp` (the well-known port) or `smtp:2525`, in any case.
-    fn from_str(input: &str) -> Result<Self, String> {
+    fn from_str(input: &str) -> Result<Self, NotValid> {
         let trimmed = input.trim();
         let (name, port) = match trimmed.split_once(':') {
             Some((name, port)) => (name, Some(port.trim())),
@@ -216,19 +234,19 @@ impl FromStr for ServicePort {
         };
         let Some(service) = Service::from_name(name) else {
             let known: Vec<&str> = Service::ALL.iter().map(|s| s.as_str()).collect();
-            return Err(format!(
+            return Err(NotValid(format!(
                 "\"{trimmed}\" is not a known service: use one of {}, optionally with a port (smtp:2525)",
                 known.join(", ")
-            ));
+            )));
         };
         let port = match port {
             None => service.default_port(),
             Some(p) => match p.parse::<u16>() {
                 Ok(p) if p > 0 => p,
                 _ => {
-                    return Err(format!(
+                    return Err(NotValid(format!(
                         "\"{trimmed}\" has a bad port \"{p}\": use a number from 1 to 65535"
-                    ))
+                    )))
                 }
             },
         };
@@ -245,15 +263,17 @@ impl fmt::Display for ServicePort {
 /// Validates and normalises a domain name typed by a person (trim, lower case, strip
 /// one trailing dot; LDH labels 1..=63, total <= 253, at least two labels, a leading
 /// `*.` wildcard not allowed). `Err` is a sentence for people.
-pub fn parse_domain(input: &str) -> Result<String, String> {
+pub fn parse_domain(input: &str) -> Result<String, NotValid> {
     let shown = input.trim();
-    let bad = |why: &str| Err(format!("\"{shown}\" is not a domain name: {why}"));
+    let bad = |why: &str| Err(NotValid(format!("\"{shown}\" is not a domain name: {why}")));
     let name = shown
         .strip_suffix('.')
         .unwrap_or(shown)
         .to_ascii_lowercase();
     if name.is_empty() {
-        return Err("a domain name is needed, e.g. example.com".to_owned());
+        return Err(NotValid(
+            "a domain name is needed, e.g. example.com".to_owned(),
+        ));
     }
     if name.starts_with("*.") || name == "*" {
         return bad("wildcards (*.) are not allowed, list each name instead");
@@ -320,7 +340,7 @@ pub async fn run(
         Err(reason) => CheckReport {
             check,
             verdict: Verdict::CannotRun,
-            summary: reason,
+            summary: reason.0,
             evidence: Vec::new(),
             elapsed_ms,
         },
@@ -400,7 +420,7 @@ fn summarise(items: &[Item], noun: &str, pass: &str, fail_phrase: &str) -> Strin
 
 /// Runs `f` over `inputs`, at most [`CONCURRENCY`] at a time, answers in input order,
 /// giving up when the whole run takes longer than `budget`.
-async fn for_each<T, F, Fut>(inputs: Vec<T>, budget: Duration, f: F) -> Result<Vec<Item>, String>
+async fn for_each<T, F, Fut>(inputs: Vec<T>, budget: Duration, f: F) -> Result<Vec<Item>, CannotRun>
 where
     F: Fn(T) -> Fut,
     Fut: Future<Output = Item>,
@@ -409,10 +429,10 @@ where
         .buffered(CONCURRENCY)
         .collect::<Vec<Item>>();
     tokio::time::timeout(budget, all).await.map_err(|_| {
-        format!(
+        CannotRun(format!(
             "The check did not finish within {}; the network is too slow or the list too long",
             secs(budget)
-        )
+        ))
     })
 }
 
@@ -446,10 +466,13 @@ fn secs(d: Duration) -> String {
 
 /// The target's addresses: the address itself, or what its name resolves to through
 /// the configured DNS server. `Err` is the CannotRun summary.
-async fn target_addrs(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Vec<IpAddr>, String> {
+async fn target_addrs(
+    cfg: &ProbeConfig,
+    target: &MigrationTarget,
+) -> Result<Vec<IpAddr>, CannotRun> {
     let t = target.target.trim();
     if t.is_empty() {
-        return Err("The plan names no target server".to_owned());
+        return Err(CannotRun("The plan names no target server".to_owned()));
     }
     if let Ok(ip) = t
         .trim_start_matches('[')
@@ -462,13 +485,13 @@ async fn target_addrs(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Vec
 }
 
 /// The one address the connecting checks use (the first, IPv4 first).
-async fn target_addr(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<IpAddr, String> {
+async fn target_addr(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<IpAddr, CannotRun> {
     let mut addrs = target_addrs(cfg, target).await?;
     addrs.sort_by_key(IpAddr::is_ipv6);
     addrs
         .first()
         .copied()
-        .ok_or_else(|| format!("The target {} has no address", target.target))
+        .ok_or_else(|| CannotRun(format!("The target {} has no address", target.target)))
 }
 
 /// Why a connection failed, in a few words: `refused`, `timed out after 5 s`.
@@ -481,11 +504,14 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
-/// TCP connect with the operation timeout; `Err` is a few words.
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<tokio::net::TcpStream, String> {
+/// TCP connect with the operation timeout; `Err` says why in a few words.
+async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<tokio::net::TcpStream, ConnectFailed> {
     match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(io_reason(&e)),
-        Err(_) => Err(format!("timed out after {}", secs(timeout))),
+        Ok(Err(e)) => Err(ConnectFailed(io_reason(&e))),
+        Err(_) => Err(ConnectFailed(format!("timed out after {}", secs(timeout)))),
     }
 }

@@ -6,12 +6,15 @@ use model::checklist::Verdict;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
 
 use super::{
-    budget, connect, for_each, secs, Done, Item, MigrationTarget, ProbeConfig, ServicePort,
+    budget, connect, for_each, secs, CannotRun, Done, Item, MigrationTarget, ProbeConfig,
+    ServicePort,
 };
 
-pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, String> {
+pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, CannotRun> {
     if target.services.is_empty() {
-        return Err("The plan lists no services, so there are no ports to check".to_owned());
+        return Err(CannotRun(
+            "The plan lists no services, so there are no ports to check".to_owned(),
+        ));
     }
     let ip = super::target_addr(cfg, target).await?;
     let n = target.services.len();
@@ -39,7 +42,7 @@ async fn one(cfg: &ProbeConfig, addr: SocketAddr, sp: ServicePort) -> Item {
             return Item::new(
                 subject.clone(),
                 Verdict::Fail,
-                why.clone(),
+                why.to_string(),
                 format!("{subject} {why}"),
             )
         }

@@ -17,7 +17,7 @@ use rustls::{
 };
 use x509_parser::{extensions::GeneralName, prelude::FromDer as _};
 
-use super::{budget, connect, for_each, secs, Done, Item, MigrationTarget, ProbeConfig};
+use super::{budget, connect, for_each, secs, CannotRun, Done, Item, MigrationTarget, ProbeConfig};
 
 /// The verification result of the standard verifier and the leaf it looked at.
 #[derive(Debug, Default)]
@@ -83,36 +83,41 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The webpki roots plus the configured extra anchors. `Err` is the CannotRun summary.
-fn roots(cfg: &ProbeConfig) -> Result<Arc<RootCertStore>, String> {
+fn roots(cfg: &ProbeConfig) -> Result<Arc<RootCertStore>, CannotRun> {
     root_store(&cfg.extra_roots_pem).map(Arc::new)
 }
 
 /// The webpki roots plus `extra_roots_pem` (PEM certificates; none when empty).
 /// `Err` says, for people, why the extra anchors cannot be used.
-pub fn root_store(extra_roots_pem: &[u8]) -> Result<RootCertStore, String> {
+pub fn root_store(extra_roots_pem: &[u8]) -> Result<RootCertStore, CannotRun> {
     let mut store = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     if !extra_roots_pem.is_empty() {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(extra_roots_pem) {
-            let cert =
-                cert.map_err(|e| format!("The extra trust anchors are not valid PEM: {e}"))?;
+            let cert = cert.map_err(|e| {
+                CannotRun(format!("The extra trust anchors are not valid PEM: {e}"))
+            })?;
             store.add(cert).map_err(|e| {
-                format!("An extra trust anchor is not a usable CA certificate: {e}")
+                CannotRun(format!(
+                    "An extra trust anchor is not a usable CA certificate: {e}"
+                ))
             })?;
             added += 1;
         }
         if added == 0 {
-            return Err("The extra trust anchors hold no PEM certificate".to_owned());
+            return Err(CannotRun(
+                "The extra trust anchors hold no PEM certificate".to_owned(),
+            ));
         }
     }
     Ok(store)
 }
 
-pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, String> {
+pub(super) async fn check(cfg: &ProbeConfig, target: &MigrationTarget) -> Result<Done, CannotRun> {
     if target.names.is_empty() {
-        return Err("The plan lists no names to check".to_owned());
+        return Err(CannotRun("The plan lists no names to check".to_owned()));
     }
     let roots = roots(cfg)?;
     let ip = super::target_addr(cfg, target).await?;
