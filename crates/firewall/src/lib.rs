@@ -13,17 +13,19 @@ pub mod config;
 pub mod host;
 pub mod inventory;
 pub mod iptables;
+mod job;
 pub mod nft;
 pub mod rules;
 pub mod seed;
+mod store;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use model::{
     auth::Permission,
     firewall::{
         ApplyRecord, BackendKind, FirewallOverview, Instance, Inventory, InventoryChanges, Plan,
-        Rule, RuleOrigin, SyncRun,
+        Rule, RuleOrigin,
     },
 };
 use sqlx::Row as _;
@@ -31,7 +33,7 @@ use sqlx::Row as _;
 pub use config::FirewallConfig;
 
 use platform::{
-    jobs::{Acquire, JobFn, JobSpec, Jobs, RunContext, Trigger},
+    jobs::{Acquire, JobFn, Jobs, RunContext, Trigger},
     Principal,
 };
 pub use platform::{Db, Error, Result};
@@ -107,94 +109,10 @@ impl FirewallService {
         self.inner.as_ref().map(|i| &i.cfg)
     }
 
-    fn inner(&self) -> Result<&Arc<Inner>> {
+    pub(crate) fn inner(&self) -> Result<&Arc<Inner>> {
         self.inner.as_ref().ok_or_else(|| {
             Error::invalid("no firewall is configured: start the server with --firewall-config")
         })
-    }
-
-    /// The sync job's timing (from the config; a day when unconfigured).
-    #[must_use]
-    pub fn spec(&self) -> JobSpec {
-        match &self.inner {
-            Some(i) => JobSpec {
-                name: SYNC_JOB,
-                interval: i.cfg.interval,
-                lease_ttl: i.cfg.lease_ttl,
-            },
-            None => JobSpec {
-                name: SYNC_JOB,
-                interval: Duration::from_secs(86_400),
-                lease_ttl: Duration::from_secs(60),
-            },
-        }
-    }
-
-    /// The scheduled sync, for the scheduler (only when configured).
-    #[must_use]
-    pub fn job(&self) -> Option<(JobSpec, JobFn)> {
-        self.inner.as_ref()?;
-        let me = self.clone();
-        let f: JobFn = Arc::new(move |ctx: RunContext| {
-            let me = me.clone();
-            Box::pin(async move {
-                let out = me.sync(&ctx, "scheduler").await?;
-                Ok(summary(&out))
-            })
-        });
-        Some((self.spec(), f))
-    }
-
-    /// One sync under a held lease: inventory, snapshot, plan, and an apply when
-    /// the config lets the schedule apply (`actor` is recorded as who applied).
-    ///
-    /// # Errors
-    /// The database is down, or the host's rules cannot be read.
-    pub async fn sync(&self, ctx: &RunContext, actor: &str) -> Result<SyncOutcome> {
-        let inner = self.inner()?;
-        let previous = self.latest_inventory().await?;
-        let inventory =
-            inventory::collect(&inner.cfg.aws, previous.as_ref(), inner.credentials.clone()).await;
-        let desired = rules::desired(&inner.cfg, &inventory);
-        let current = inner.host.current().await?;
-        let want: Vec<Rule> = desired.iter().map(|(_, r)| r.clone()).collect();
-        let plan = rules::plan(&current.rules, &want);
-        ctx.check_fence().await?;
-        self.store_snapshot(ctx.lease.fence, &inventory, &plan)
-            .await?;
-        let applied = if inner.cfg.auto_apply && !plan.is_empty() {
-            ctx.check_fence().await?;
-            Some(
-                self.apply_desired(inner, ctx.lease.fence, actor, &desired, &plan)
-                    .await?,
-            )
-        } else {
-            None
-        };
-        self.announce().await;
-        Ok(SyncOutcome {
-            inventory,
-            plan,
-            applied,
-        })
-    }
-
-    /// Starts a sync now (in the background) for `who`.
-    ///
-    /// # Errors
-    /// `Busy` when a sync runs ("already running since ... on ..."),
-    /// `Forbidden`, or no config.
-    pub async fn sync_now(
-        &self,
-        who: &Principal,
-        scheduler: &platform::jobs::Scheduler,
-    ) -> Result<i64> {
-        let me = who.require(Permission::PlanFirewall)?;
-        self.inner()?;
-        scheduler
-            .start(SYNC_JOB, Trigger::Manual(me.username.clone()))
-            .await?
-            .ok_or_else(|| Error::Busy("the sync did not start".into()))
     }
 
     /// Applies the current plan, confirmed by `who` on the plan with `digest`.
@@ -259,7 +177,7 @@ impl FirewallService {
             .map_err(|_| Error::Busy("the apply was stopped: the lease was lost".into()))?
     }
 
-    async fn apply_held(
+    pub(crate) async fn apply_held(
         &self,
         ctx: &RunContext,
         inner: &Inner,
@@ -290,7 +208,7 @@ impl FirewallService {
     }
 
     /// Applies and audits (a failure is audited too, then returned).
-    async fn apply_desired(
+    pub(crate) async fn apply_desired(
         &self,
         inner: &Inner,
         fence: i64,
@@ -320,7 +238,7 @@ impl FirewallService {
         }
     }
 
-    async fn audit(
+    pub(crate) async fn audit(
         &self,
         fence: i64,
         actor: &str,
@@ -354,109 +272,6 @@ impl FirewallService {
             ok,
             message: message.to_owned(),
         })
-    }
-
-    async fn store_snapshot(&self, fence: i64, inv: &Inventory, plan: &Plan) -> Result<()> {
-        let failed = inv.failed().count();
-        let count = inv.instances().count();
-        sqlx::query(
-            "INSERT INTO firewall_snapshot \
-             (taken_ms, fence, regions_ok, regions_failed, instances, inventory, plan) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(inv.taken_ms)
-        .bind(fence)
-        .bind(i64::try_from(inv.regions.len() - failed).unwrap_or(0))
-        .bind(i64::try_from(failed).unwrap_or(0))
-        .bind(i64::try_from(count).unwrap_or(0))
-        .bind(serde_json::to_string(inv).map_err(|e| Error::invalid(e.to_string()))?)
-        .bind(serde_json::to_string(plan).map_err(|e| Error::invalid(e.to_string()))?)
-        .execute(self.db.pool())
-        .await?;
-        sqlx::query(
-            "DELETE FROM firewall_snapshot WHERE id <= \
-             (SELECT MAX(id) FROM firewall_snapshot) - $1",
-        )
-        .bind(SNAPSHOTS_KEPT)
-        .execute(self.db.pool())
-        .await?;
-        Ok(())
-    }
-
-    async fn inventories(&self, limit: i64) -> Result<Vec<Inventory>> {
-        let rows = sqlx::query("SELECT inventory FROM firewall_snapshot ORDER BY id DESC LIMIT $1")
-            .bind(limit)
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let text: String = r.try_get("inventory")?;
-                serde_json::from_str(&text)
-                    .map_err(|e| Error::invalid(format!("a stored inventory is unreadable: {e}")))
-            })
-            .collect()
-    }
-
-    /// The latest stored inventory.
-    ///
-    /// # Errors
-    /// The database is down.
-    pub async fn latest_inventory(&self) -> Result<Option<Inventory>> {
-        Ok(self.inventories(1).await?.into_iter().next())
-    }
-
-    /// The audit of applies, newest first.
-    ///
-    /// # Errors
-    /// The database is down.
-    pub async fn applies(&self, limit: i64) -> Result<Vec<ApplyRecord>> {
-        let rows = sqlx::query(
-            "SELECT id, at_ms, actor, backend, added, removed, ok, message \
-             FROM firewall_apply ORDER BY id DESC LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let added: String = r.try_get("added")?;
-                let removed: String = r.try_get("removed")?;
-                let ok: i64 = r.try_get("ok")?;
-                Ok(ApplyRecord {
-                    id: r.try_get("id")?,
-                    at_ms: r.try_get("at_ms")?,
-                    actor: r.try_get("actor")?,
-                    backend: r.try_get("backend")?,
-                    added: serde_json::from_str(&added).unwrap_or_default(),
-                    removed: serde_json::from_str(&removed).unwrap_or_default(),
-                    ok: ok == 1,
-                    message: r.try_get("message")?,
-                })
-            })
-            .collect()
-    }
-
-    /// The sync job's run history, newest first.
-    ///
-    /// # Errors
-    /// The database is down.
-    pub async fn runs(&self, limit: u32) -> Result<Vec<SyncRun>> {
-        Ok(self
-            .jobs
-            .runs(Some(SYNC_JOB), limit)
-            .await?
-            .into_iter()
-            .map(|r| SyncRun {
-                fence: r.fence,
-                holder: r.holder,
-                trigger: r.trigger,
-                started_ms: r.started_ms,
-                finished_ms: r.finished_ms,
-                outcome: r.outcome,
-                detail: r.detail,
-                took_over_from: r.took_over_from,
-            })
-            .collect())
     }
 
     /// Everything the page shows.
@@ -542,7 +357,7 @@ impl FirewallService {
         })
     }
 
-    async fn announce(&self) {
+    pub(crate) async fn announce(&self) {
         if let Err(e) = self
             .db
             .bus()
@@ -552,26 +367,6 @@ impl FirewallService {
             tracing::warn!(error = %e, "firewall event not published");
         }
     }
-}
-
-/// One line for the run history.
-fn summary(out: &SyncOutcome) -> String {
-    let failed: Vec<&str> = out.inventory.failed().map(|r| r.region.as_str()).collect();
-    let mut s = format!(
-        "{} regions, {} instances; plan +{} -{} ={}",
-        out.inventory.regions.len(),
-        out.inventory.instances().count(),
-        out.plan.add.len(),
-        out.plan.remove.len(),
-        out.plan.unchanged
-    );
-    if !failed.is_empty() {
-        s.push_str(&format!("; not read: {}", failed.join(", ")));
-    }
-    if let Some(a) = &out.applied {
-        s.push_str(&format!("; {}", a.message));
-    }
-    s
 }
 
 /// What changed between two inventories, by instance id.
