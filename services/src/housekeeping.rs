@@ -260,6 +260,7 @@ impl Housekeeping {
     ///
     /// # Errors
     /// The lease was lost between batches (`Error::Busy`), or the database is down.
+    #[tracing::instrument(skip_all, err)]
     pub async fn run(&self, ctx: &RunContext) -> Result<String> {
         let sessions = self.auth.prune().await?;
         let mut removed = Vec::new();

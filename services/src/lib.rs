@@ -9,6 +9,9 @@
 
 pub mod housekeeping;
 
+#[cfg(test)]
+mod boundaries_tests;
+
 pub use ::atlas::{self, geo, tiles};
 pub use ::auth;
 pub use ::checklist;

@@ -29,6 +29,7 @@ impl AuthService {
     /// stored), [`Error::Throttled`], [`Error::Overloaded`] when every hashing
     /// turn is taken, [`Error::LoginFailed`] (for a wrong name, a wrong
     /// password and a disabled account alike), database errors.
+    #[tracing::instrument(skip_all, fields(addr = %client.addr))]
     pub async fn login(
         &self,
         username: &str,
@@ -199,6 +200,7 @@ impl AuthService {
     ///
     /// # Errors
     /// A malformed user name; database errors.
+    #[tracing::instrument(skip(self), err)]
     pub async fn unlock(&self, username: &str) -> Result<u64> {
         let username = username.trim();
         validate_username(username)?;

@@ -18,6 +18,7 @@ impl AuthService {
     ///
     /// # Errors
     /// Database errors.
+    #[tracing::instrument(skip_all, err)]
     pub async fn prune(&self) -> Result<String> {
         let now = self.clock.now();
         let sessions =

@@ -453,6 +453,7 @@ impl ChecklistService {
     ///
     /// # Errors
     /// As [`Self::run_check`].
+    #[tracing::instrument(skip(self, who), err)]
     pub async fn run_checks(
         &self,
         who: &Principal,

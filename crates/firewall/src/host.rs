@@ -177,6 +177,7 @@ impl Host {
     /// # Errors
     /// The check or the apply failed (the message says why, and whether the
     /// ruleset is unchanged, as it should be), or the read-back differs.
+    #[tracing::instrument(skip_all, fields(rules = desired.len()), err)]
     pub async fn apply(&self, desired: &[(RuleOrigin, Rule)]) -> Result<Applied> {
         if self.backend == BackendKind::Export {
             return Err(Error::invalid(

@@ -51,6 +51,7 @@ impl FirewallService {
     ///
     /// # Errors
     /// The database is down, or the host's rules cannot be read.
+    #[tracing::instrument(skip(self, ctx), fields(fence = ctx.lease.fence), err)]
     pub async fn sync(&self, ctx: &RunContext, actor: &str) -> Result<SyncOutcome> {
         let inner = self.inner()?;
         let previous = self.latest_inventory().await?;

@@ -122,6 +122,7 @@ impl FirewallService {
     /// `Forbidden`; `Invalid` when applying is disabled or the backend is the
     /// export; `Busy` when a sync runs; `Conflict` when the plan changed since
     /// `digest`; the apply's own failure (audited, ruleset unchanged).
+    #[tracing::instrument(skip(self, who), err)]
     pub async fn apply(&self, who: &Principal, digest: &str) -> Result<ApplyRecord> {
         let me = who.require(Permission::ApplyFirewall)?;
         let inner = self.inner()?.clone();
@@ -334,6 +335,7 @@ impl FirewallService {
     ///
     /// # Errors
     /// `Forbidden`, no config, or no inventory yet.
+    #[tracing::instrument(skip(self, who), err)]
     pub async fn export(&self, who: &Principal, flavour: BackendKind) -> Result<String> {
         who.require(Permission::PlanFirewall)?;
         let inner = self.inner()?;

@@ -406,6 +406,7 @@ impl Jobs {
 
     /// Runs `f` under `lease` to its end: heartbeats, cancels the run if the
     /// lease is lost, records the outcome.
+    #[tracing::instrument(skip_all, fields(job = spec.name, fence = lease.fence), err)]
     pub async fn run_held(&self, spec: &JobSpec, lease: Lease, f: &JobFn) -> Result<&'static str> {
         let (held_tx, held_rx) = watch::channel(true);
         let ctx = RunContext {

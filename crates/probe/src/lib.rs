@@ -310,6 +310,7 @@ pub fn parse_domain(input: &str) -> Result<String, NotValid> {
 }
 
 /// Runs one automated check against the migration.
+#[tracing::instrument(skip(cfg, target), fields(target = %target.target))]
 pub async fn run(
     check: AutomatedCheck,
     cfg: &ProbeConfig,
