@@ -222,10 +222,16 @@ fn a_failing_query_gives_503_and_a_readable_page() {
             "{}",
             reply.body
         );
-        // The server function says the same to a client.
+        // The server function says the same to a client, status and sentence.
         let reply = get(&app, "/api/checklist/template", &token, &[]).await;
         assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
-        assert!(reply.body.contains("Unavailable"), "{}", reply.body);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).expect("JSON");
+        assert_eq!(body["status"], 503, "{body}");
+        assert_eq!(
+            body["message"],
+            "The server could not answer: the database is unavailable. Try again in a moment.",
+            "{body}"
+        );
     });
 }
 
