@@ -90,7 +90,10 @@ pub(crate) fn with_postgresql_gone_pages_and_writes_answer_503_and_recover_by_th
 pub(crate) fn the_reach_map_and_the_live_health_page_work_in_a_browser_through_haproxy(
     f: &mut Fixture,
 ) -> Result<()> {
-    let end2end = Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end");
+    let end2end = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the workspace folder")?
+        .join("end2end");
     ensure!(
         end2end.join("node_modules/.bin/playwright").exists(),
         "Playwright is not installed in {}: `cargo xtask replicas` installs it and runs this test",
