@@ -16,12 +16,12 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use crate::{
-    build, pg,
-    replicas::{self, sign_in},
-    serve::{add_user_with, random_password, Server},
-    tools, Workspace,
+use testbed::{
+    http::{request, sign_in},
+    server::{add_user_with, random_password, Server},
 };
+
+use crate::{build, pg, tools, Workspace};
 
 mod flood;
 mod health;
@@ -148,6 +148,7 @@ fn wrk(
 /// Pages through HAProxy with 1 and with 3 replicas on one PostgreSQL, in the
 /// same run so the ratio means something on a noisy machine.
 fn replicas_bench(ws: &Workspace, bin: &std::path::Path, seconds: &str) -> Result<()> {
+    tools::ensure_haproxy(ws)?;
     let cluster = pg::Cluster::start(ws)?;
     let url = cluster.database("switchboard_bench")?;
     let scratch = ws.target.join("bench-replicas");
@@ -170,11 +171,11 @@ fn replicas_bench(ws: &Workspace, bin: &std::path::Path, seconds: &str) -> Resul
     let mut table = Vec::new();
     for n in [1usize, 3] {
         let addrs: Vec<SocketAddr> = servers.iter().take(n).map(|s| s.addr).collect();
-        let proxy = replicas::start_haproxy(ws, &scratch, &addrs)?;
+        let proxy = testbed::haproxy::start(&scratch, &addrs)?;
         let cookie = sign_in(proxy.addr, "bench", &password)?;
         // A coverage tile of Bedfordshire at zoom 9, rendered once per replica
         // before the run: cached tile throughput.
-        let key = replicas::request(
+        let key = request(
             proxy.addr,
             "GET",
             "/api/tiles/key?sel=county:bedfordshire",
@@ -189,7 +190,7 @@ fn replicas_bench(ws: &Workspace, bin: &std::path::Path, seconds: &str) -> Resul
             .replace("{x}", "255")
             .replace("{y}", "169");
         for addr in &addrs {
-            replicas::request(*addr, "GET", &tile, Some(&cookie), None)?;
+            request(*addr, "GET", &tile, Some(&cookie), None)?;
         }
         for (label, path) in [
             ("/map", "/map".to_owned()),
@@ -268,7 +269,7 @@ fn tile_benches(
     }
     // The selection's outlets as the app's own GeoJSON pages, and its boundary.
     let get = |path: &str| -> Result<String> {
-        let reply = replicas::request(server.addr, "GET", path, Some(cookie), None)?;
+        let reply = request(server.addr, "GET", path, Some(cookie), None)?;
         anyhow::ensure!(reply.status == 200, "{path}: HTTP {}", reply.status);
         Ok(reply.body)
     };
@@ -404,7 +405,7 @@ fn tile_benches(
         .context("tile cache layout")?
         .to_path_buf();
     let rel = file.strip_prefix(&root)?.to_string_lossy().into_owned();
-    let port = crate::serve::free_port()?;
+    let port = testbed::http::free_port()?;
     let conf = scratch.join("nginx.conf");
     std::fs::write(
         &conf,

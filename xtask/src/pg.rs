@@ -6,7 +6,9 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::{serve::free_port, sh, tools, Workspace};
+use testbed::http::free_port;
+
+use crate::{sh, tools, Workspace};
 
 pub(crate) struct Cluster {
     bin: PathBuf,
@@ -146,21 +148,6 @@ impl Cluster {
                 &opts,
                 "-w",
                 "start",
-            ],
-        )
-    }
-
-    /// Stops the server fast (`-m fast`: connections are cut, nothing is lost).
-    pub(crate) fn stop_server(&self) -> Result<()> {
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data().to_string_lossy(),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
             ],
         )
     }

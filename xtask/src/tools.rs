@@ -48,7 +48,7 @@ pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
     if Command::new("openssl").arg("version").output().is_err() {
         missing.push("openssl");
     }
-    if !Path::new("/usr/sbin/haproxy").exists() {
+    if !Path::new(testbed::haproxy::BIN).exists() {
         missing.push("haproxy");
     }
     if !missing.is_empty() {
@@ -57,8 +57,16 @@ pub(crate) fn ensure_test_peers(ws: &Workspace) -> Result<()> {
     ensure_moto(ws)
 }
 
+/// HAProxy alone, for the benchmarks that put it in front of the server.
+pub(crate) fn ensure_haproxy(ws: &Workspace) -> Result<()> {
+    if Path::new(testbed::haproxy::BIN).exists() {
+        return Ok(());
+    }
+    apt_install(ws, &["haproxy"])
+}
+
 /// Where the inventory's tests look for moto (unless `MOTO_SERVER` says otherwise).
-const MOTO_VENV: &str = "/var/cache/switchboard/moto-venv";
+const MOTO_VENV: &str = testbed::moto::VENV;
 /// The moto seen working with the tests (pagination by reservation, 38 regions).
 const MOTO_REQUIREMENT: &str = "moto[server,ec2]==5.2.5";
 

@@ -32,12 +32,13 @@ use std::{
 
 use anyhow::{ensure, Context as _, Result};
 
-use super::health::rss_kib;
-use crate::{
-    replicas::{self, sign_in, sign_in_with},
-    serve::{add_user_with, random_password, Server},
-    Workspace,
+use testbed::{
+    http::{request, sign_in, sign_in_with},
+    server::{add_user_with, random_password, Server},
 };
+
+use super::health::rss_kib;
+use crate::Workspace;
 
 /// Where the wrong passwords come from, and where the real user signs in
 /// from afterwards (documentation ranges, as a proxy would report them).
@@ -125,7 +126,7 @@ fn flood(ws: &Workspace, server: &Server, password: &str, cache: &Path) -> Resul
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
     let cookie = sign_in(server.addr, "bench", password)?;
-    let key = replicas::request(
+    let key = request(
         server.addr,
         "GET",
         "/api/tiles/key?sel=area:east-of-england",
@@ -173,7 +174,7 @@ fn flood(ws: &Workspace, server: &Server, password: &str, cache: &Path) -> Resul
     // Let the queues drain, then the server must still serve and sign in.
     std::thread::sleep(Duration::from_secs(2));
     let rss_after = rss_kib(pid)?;
-    let health = replicas::request(server.addr, "GET", "/healthz", None, None)?;
+    let health = request(server.addr, "GET", "/healthz", None, None)?;
     ensure!(
         health.status == 200,
         "/healthz after the flood: HTTP {}",

@@ -16,12 +16,12 @@ use std::{
 use anyhow::{bail, ensure, Context as _, Result};
 use serde_json::{json, Value};
 
-use crate::{
-    cargo,
-    replicas::{self, sign_in},
-    serve::{add_user_with, random_password, Server},
-    sh, timed, Workspace,
+use testbed::{
+    http::{free_port, request, sign_in},
+    server::{add_user_with, random_password, Server},
 };
+
+use crate::{cargo, sh, timed, tools, Workspace};
 
 const SITES: usize = 4;
 const POOLS_PER_SITE: usize = 5;
@@ -71,8 +71,9 @@ pub(crate) fn run(ws: &Workspace, bin: &Path) -> Result<()> {
 /// the same timings against the same responders: its CPU over WINDOW seconds,
 /// as (% of one core, % of that in the kernel).
 fn haproxy_cpu(ws: &Workspace, scratch: &Path, ports: &[u16]) -> Result<(f64, f64)> {
+    tools::ensure_haproxy(ws)?;
     let (tcp, http) = ports.split_at(ports.len() / 2);
-    let front = crate::serve::free_port()?;
+    let front = free_port()?;
     let mut cfg = format!(
         "global\n  maxconn 2000\n  nbthread 1\n  spread-checks 10\n\
          defaults\n  mode http\n  timeout connect 2s\n  timeout client 5s\n  timeout server 5s\n  timeout check 2s\n\
@@ -92,7 +93,7 @@ fn haproxy_cpu(ws: &Workspace, scratch: &Path, ports: &[u16]) -> Result<(f64, f6
             http[(i / 2) % http.len()]
         ));
     }
-    let mut proxy = crate::replicas::spawn_haproxy(ws, scratch, front, &cfg)?;
+    let mut proxy = testbed::haproxy::spawn(scratch, front, &cfg)?;
     // Every server's first check lands within one inter (spread-checks).
     std::thread::sleep(Duration::from_secs(5));
     proxy.check_running()?;
@@ -393,7 +394,7 @@ fn measure(server: &Server, password: &str) -> Result<Figures> {
 }
 
 fn live(addr: SocketAddr, cookie: &str, since_ms: i64) -> Result<Value> {
-    let reply = replicas::request(
+    let reply = request(
         addr,
         "GET",
         &format!("/api/health/live?since_ms={since_ms}"),
@@ -410,7 +411,7 @@ fn live(addr: SocketAddr, cookie: &str, since_ms: i64) -> Result<Value> {
 
 /// How many rows the filtered page shows (its server function's JSON).
 fn problems_rows(addr: SocketAddr, cookie: &str) -> Result<usize> {
-    let reply = replicas::request(
+    let reply = request(
         addr,
         "GET",
         "/api/health/overview?state=problems&pool=&q=",
@@ -433,7 +434,7 @@ fn page(addr: SocketAddr, cookie: &str, path: &str) -> Result<Page> {
     let mut bytes = 0;
     for _ in 0..RENDERS {
         let t = Instant::now();
-        let reply = replicas::request(addr, "GET", path, Some(cookie), None)?;
+        let reply = request(addr, "GET", path, Some(cookie), None)?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         ensure!(reply.status == 200, "{path}: HTTP {}", reply.status);
         bytes = reply.body.len();
