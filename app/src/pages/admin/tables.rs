@@ -10,7 +10,7 @@ use crate::{
 };
 
 #[component]
-pub(super) fn RoleSelect(selected: Role) -> impl IntoView {
+pub fn RoleSelect(selected: Role) -> impl IntoView {
     view! {
         <select name="role">
             {Role::ALL.into_iter().map(|r| view! {
@@ -21,7 +21,7 @@ pub(super) fn RoleSelect(selected: Role) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn UserTable(
+pub fn UserTable(
     users: Vec<UserSummary>,
     set_role: ServerAction<SetUserRole>,
     reset: ServerAction<ResetUserPassword>,
@@ -68,10 +68,7 @@ pub(super) fn UserTable(
 }
 
 #[component]
-pub(super) fn SessionTable(
-    sessions: Vec<SessionSummary>,
-    end: ServerAction<EndSession>,
-) -> impl IntoView {
+pub fn SessionTable(sessions: Vec<SessionSummary>, end: ServerAction<EndSession>) -> impl IntoView {
     view! {
         <section class="panel table-panel">
             <h2>"Active sessions " <span class="count">{sessions.len()}</span></h2>
@@ -101,7 +98,7 @@ pub(super) fn SessionTable(
 }
 
 #[component]
-pub(super) fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
+pub fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
     view! {
         <section class="panel table-panel">
             <h2>"Audit log"</h2>

@@ -40,8 +40,10 @@ fn check_help(check: AutomatedCheck, ttl_limit: u32) -> String {
     }
 }
 
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn ChecksPanel(
+pub fn ChecksPanel(
     migration: i64,
     services: Vec<String>,
     ttl_limit: u32,

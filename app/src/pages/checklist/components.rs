@@ -29,7 +29,7 @@ pub(super) fn query_zone() -> Memo<String> {
 
 /// A bar and its words, for a whole checklist or a section.
 #[component]
-pub(super) fn ProgressBar(progress: Progress, #[prop(optional)] small: bool) -> impl IntoView {
+pub fn ProgressBar(progress: Progress, #[prop(optional)] small: bool) -> impl IntoView {
     let words = format!(
         "{} of {} settled ({}%){}",
         progress.settled(),
@@ -66,8 +66,10 @@ pub(super) fn ProgressBar(progress: Progress, #[prop(optional)] small: bool) -> 
 }
 
 /// The zone box: a GET form, so it works without JavaScript too.
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn ZoneForm(zone: String) -> impl IntoView {
+pub fn ZoneForm(zone: String) -> impl IntoView {
     let open = use_query_map().with_untracked(|q| q.get("open"));
     view! {
         <form method="get" class="inline-form zone-form">

@@ -19,7 +19,7 @@ fn state_class(state: ItemState) -> &'static str {
 }
 
 #[component]
-pub(super) fn SectionView(
+pub fn SectionView(
     section: MigrationSection,
     migration: i64,
     actions: Option<Actions>,
@@ -116,7 +116,7 @@ fn ItemView(item: MigrationItem, migration: i64, actions: Option<Actions>) -> im
 
 /// The latest ticks: who changed which point to what, and when.
 #[component]
-pub(super) fn ActivityPanel(changes: Vec<ItemChange>) -> impl IntoView {
+pub fn ActivityPanel(changes: Vec<ItemChange>) -> impl IntoView {
     if changes.is_empty() {
         return None;
     }

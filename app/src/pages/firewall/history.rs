@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use super::plan::rule_diff;
 use crate::serverfns::firewall::FirewallView;
 
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn History(v: FirewallView) -> impl IntoView {
+pub fn History(v: FirewallView) -> impl IntoView {
     let o = &v.overview;
     view! {
         <section class="panel table-panel" aria-labelledby="runs-title">

@@ -17,8 +17,10 @@ fn instance_line(i: &Instance) -> String {
     )
 }
 
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn Changes(v: FirewallView) -> impl IntoView {
+pub fn Changes(v: FirewallView) -> impl IntoView {
     let c = v.overview.changes.clone();
     let since = c.since_ms.map(|ms| v.time(ms));
     let empty = c.appeared.is_empty() && c.gone.is_empty() && c.changed.is_empty();
@@ -43,7 +45,7 @@ pub(super) fn Changes(v: FirewallView) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn Instances(inv: Inventory) -> impl IntoView {
+pub fn Instances(inv: Inventory) -> impl IntoView {
     let max = inv
         .regions
         .iter()

@@ -15,7 +15,7 @@ fn rule_text(r: &Rule) -> String {
 }
 
 #[component]
-pub(super) fn PlanPanel(
+pub fn PlanPanel(
     plan: Option<Plan>,
     apply_enabled: bool,
     apply: ServerAction<FirewallApply>,
@@ -61,8 +61,10 @@ pub(super) fn PlanPanel(
     }
 }
 
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn CurrentRules(rules: Vec<Rule>) -> impl IntoView {
+pub fn CurrentRules(rules: Vec<Rule>) -> impl IntoView {
     let more = rules.len().saturating_sub(SHOWN);
     view! {
         <section class="panel" aria-labelledby="rules-title">

@@ -81,7 +81,7 @@ fn Sparkline(recent: Vec<Option<u32>>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn TargetRowView(
+pub fn TargetRowView(
     t: TargetRow,
     live: RwSignal<TargetLive>,
     now: RwSignal<i64>,
@@ -128,7 +128,7 @@ pub(super) fn TargetRowView(
 }
 
 #[component]
-pub(super) fn FilterForm(pools: Vec<String>) -> impl IntoView {
+pub fn FilterForm(pools: Vec<String>) -> impl IntoView {
     let query = use_query_map();
     let (state, pool, q) = query.with_untracked(|m| {
         (
@@ -165,10 +165,7 @@ pub(super) fn FilterForm(pools: Vec<String>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn AddTargetForm(
-    pools: Vec<String>,
-    add: ServerAction<AddHealthTarget>,
-) -> impl IntoView {
+pub fn AddTargetForm(pools: Vec<String>, add: ServerAction<AddHealthTarget>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="add-target-title">
             <h2 id="add-target-title">"Add a backend"</h2>

@@ -7,7 +7,7 @@ use model::health::{HaproxyView, HealthEvent, PoolRow, SiteRow};
 use super::backends::{ago, state_class};
 
 #[component]
-pub(super) fn SitesPanel(sites: Vec<SiteRow>) -> impl IntoView {
+pub fn SitesPanel(sites: Vec<SiteRow>) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="sites-title">
             <h2 id="sites-title">"Sites"</h2>
@@ -33,7 +33,7 @@ pub(super) fn SitesPanel(sites: Vec<SiteRow>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn PoolsPanel(pools: Vec<PoolRow>) -> impl IntoView {
+pub fn PoolsPanel(pools: Vec<PoolRow>) -> impl IntoView {
     view! {
         <section class="panel table-panel" aria-labelledby="pools-title">
             <h2 id="pools-title">"Pools"</h2>
@@ -66,7 +66,7 @@ pub(super) fn PoolsPanel(pools: Vec<PoolRow>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn DnsPanel(report: model::checklist::CheckReport) -> impl IntoView {
+pub fn DnsPanel(report: model::checklist::CheckReport) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="dns-title">
             <h2 id="dns-title">"DNS readiness"</h2>
@@ -80,7 +80,7 @@ pub(super) fn DnsPanel(report: model::checklist::CheckReport) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn HaproxyPanel(views: Vec<HaproxyView>) -> impl IntoView {
+pub fn HaproxyPanel(views: Vec<HaproxyView>) -> impl IntoView {
     view! {
         <section class="panel table-panel" aria-labelledby="haproxy-title">
             <h2 id="haproxy-title">"HAProxy"</h2>
@@ -117,7 +117,7 @@ pub(super) fn HaproxyPanel(views: Vec<HaproxyView>) -> impl IntoView {
 }
 
 #[component]
-pub(super) fn EventsPanel(events: Vec<HealthEvent>, now: i64) -> impl IntoView {
+pub fn EventsPanel(events: Vec<HealthEvent>, now: i64) -> impl IntoView {
     view! {
         <section class="panel" aria-labelledby="events-title">
             <h2 id="events-title">"Timeline"</h2>

@@ -7,8 +7,10 @@ use model::geo::{MapView as View, TreeNode};
 
 use super::query::MapQuery;
 
+// Props are owned (Leptos); the macro exempts only private components from this lint.
+#[allow(clippy::needless_pass_by_value)]
 #[component]
-pub(super) fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
+pub fn SidePanel(view: View, query: MapQuery) -> impl IntoView {
     let tree = view
         .tree
         .iter()
