@@ -27,11 +27,9 @@ use crate::{
         firewall::FirewallPage,
         health::HealthPage,
         home::HomePage,
-        import::ImportPage,
         login::LoginPage,
-        map::MapPage,
+        map::{ImportPage, MapPage, ShareLinksPage, SharedMapPage},
         not_found::NotFound,
-        share::{ShareLinksPage, SharedMapPage},
     },
 };
 

@@ -2,4 +2,5 @@
 
 pub mod errors;
 pub mod live;
+pub mod share_links;
 pub mod shell;

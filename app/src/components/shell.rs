@@ -36,6 +36,12 @@ pub fn use_me() -> Option<Me> {
     use_context::<CurrentUser>().and_then(|c| c.0)
 }
 
+/// Whether the signed-in user may do `permission` (no one signed in: no).
+#[must_use]
+pub fn can(permission: Permission) -> bool {
+    use_me().is_some_and(|me| me.can(permission))
+}
+
 /// The header on every page: the product name, the parts the user may see,
 /// and who is signed in.
 #[component]

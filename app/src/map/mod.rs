@@ -14,7 +14,7 @@ use send_wrapper::SendWrapper;
 use wasm_bindgen::{prelude::*, JsCast};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::pages::map::MapLayer;
+use crate::pages::map::canvas::MapLayer;
 
 #[wasm_bindgen]
 extern "C" {

@@ -1,15 +1,14 @@
-//! Share links: the list staff manage, and the read-only map a link opens.
+//! Share links: the page staff create and revoke them on (`/shares`), and the
+//! read-only map (or checklist) a link opens (`/share/:token`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
-use model::auth::{ShareLinkSummary, ShareState};
+use leptos_router::hooks::use_params_map;
 
+use super::canvas::{MapCanvas, MapLayer};
 use crate::{
-    pages::{
-        checklist::SharedChecklist,
-        map::{MapCanvas, MapLayer},
-    },
+    components::share_links::{CreatedLink, ExpiresSelect, LinkTable},
+    pages::checklist::SharedChecklist,
     serverfns::share::{list_share_links, open_share, CreateShareLink, RevokeShareLink},
 };
 
@@ -97,86 +96,4 @@ pub fn ShareLinksPage() -> impl IntoView {
         </Suspense>
     }
     .into_any()
-}
-
-#[component]
-pub(crate) fn LinkTable(
-    links: Vec<ShareLinkSummary>,
-    revoke: ServerAction<RevokeShareLink>,
-) -> impl IntoView {
-    if links.is_empty() {
-        return view! { <p class="panel empty-state">"No share links yet."</p> }.into_any();
-    }
-    view! {
-        <section class="panel table-panel">
-            <h2>"Links"</h2>
-            <div class="table-scroll">
-                <table>
-                    <thead><tr><th>"Label"</th><th>"Selection"</th><th>"Created"</th><th>"Expires"</th><th>"Opened"</th><th>"State"</th><th></th></tr></thead>
-                    <tbody>
-                        {links.into_iter().map(|l| {
-                            let active = l.state == ShareState::Active;
-                            let state = match l.state { ShareState::Active => "active", ShareState::Expired => "expired", ShareState::Revoked => "revoked" };
-                            view! {
-                                <tr>
-                                    <td>{l.label}</td>
-                                    <td><A href=selection_href(&l.selection)><code>{l.selection}</code></A></td>
-                                    <td>{l.created_at} " by " {l.created_by}</td>
-                                    <td>{l.expires_at.unwrap_or_else(|| "never".into())}</td>
-                                    <td>{l.open_count}</td>
-                                    <td><span class=format!("state state-{state}")>{state}</span></td>
-                                    <td>{active.then(|| view! {
-                                        <ActionForm action=revoke>
-                                            <input type="hidden" name="id" value=l.id />
-                                            <button type="submit" class="button button-danger">"Revoke"</button>
-                                        </ActionForm>
-                                    })}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
-    }
-    .into_any()
-}
-
-/// Where a link's selection is seen in the app: a migration's checklist or the map.
-fn selection_href(selection: &str) -> String {
-    match selection.strip_prefix("migration:") {
-        Some(id) => format!("/checklist/{id}"),
-        None => format!("/map?sel={selection}"),
-    }
-}
-
-/// How long a new share link lives (`expires_hours`), a week preselected.
-#[component]
-pub(crate) fn ExpiresSelect() -> impl IntoView {
-    view! {
-        <label>
-            "Expires "
-            <select name="expires_hours">
-                <option value="">"never"</option>
-                <option value="24">"after a day"</option>
-                <option value="168" selected>"after a week"</option>
-                <option value="720">"after 30 days"</option>
-            </select>
-        </label>
-    }
-}
-
-/// The answer to "create a link": the URL, shown once, or why not.
-#[component]
-pub(crate) fn CreatedLink(result: Result<String, crate::error::AppError>) -> impl IntoView {
-    match result {
-        Ok(path) => view! {
-            <p class="notice info" role="status">
-                "Link created (copy it now: it is shown only once): "
-                <a class="share-url" href=path.clone()>{path.clone()}</a>
-            </p>
-        }
-        .into_any(),
-        Err(e) => view! { <p class="notice error" role="alert">{e.to_string()}</p> }.into_any(),
-    }
 }
