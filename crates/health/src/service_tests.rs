@@ -85,13 +85,12 @@ fn config(a: &str, b: &str) -> HealthConfig {
     }
 }
 
-#[tokio::test]
-async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = platform::testing::database_url(dir.path()).await;
-    let db = Db::connect(&url).await.expect("db");
-    let (a, _keep) = backend().await;
-    let (b, b_task) = backend().await;
+/// The service over `config(a, b)`, writing results every 100 ms, its config applied.
+async fn checked_service(
+    db: &Db,
+    a: std::net::SocketAddr,
+    b: std::net::SocketAddr,
+) -> HealthService {
     let service = HealthService::new(
         db.clone(),
         HealthSettings {
@@ -101,6 +100,24 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         },
     );
     service.apply_config().await.expect("config");
+    service
+}
+
+/// The checker job run as the scheduler would, until the task is aborted.
+fn run_job(service: &HealthService, db: &Db) -> tokio::task::JoinHandle<()> {
+    let (spec, run) = service.job();
+    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
+    scheduler.spawn(Duration::from_millis(50))
+}
+
+#[tokio::test]
+async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = platform::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let (a, _keep) = backend().await;
+    let (b, b_task) = backend().await;
+    let service = checked_service(&db, a, b).await;
     service
         .apply_config()
         .await
@@ -197,9 +214,7 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
     assert!(dup.to_string().contains("already has"), "{dup}");
 
     // Run the checker job as the scheduler would.
-    let (spec, run) = service.job();
-    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
-    let loop_task = scheduler.spawn(Duration::from_millis(50));
+    let loop_task = run_job(&service, &db);
     let wait = |want: (HealthState, HealthState)| {
         let service = service.clone();
         async move {
@@ -336,15 +351,7 @@ async fn a_stored_target_of_an_unknown_kind_stops_neither_the_checker_nor_the_pa
         .expect("db");
     let (a, _keep_a) = backend().await;
     let (b, _keep_b) = backend().await;
-    let service = HealthService::new(
-        db.clone(),
-        HealthSettings {
-            config: config(&a.to_string(), &b.to_string()),
-            snapshot_every: Duration::from_millis(100),
-            ..HealthSettings::default()
-        },
-    );
-    service.apply_config().await.expect("config");
+    let service = checked_service(&db, a, b).await;
     sqlx::query(
         "INSERT INTO health_target (pool_id, name, address, kind, inter_ms, fastinter_ms, \
          downinter_ms, fall, rise, timeout_ms) \
@@ -356,9 +363,7 @@ async fn a_stored_target_of_an_unknown_kind_stops_neither_the_checker_nor_the_pa
     .expect("a target of a kind from a newer version");
     assert_eq!(service.specs().await.expect("specs").len(), 2);
 
-    let (spec, run) = service.job();
-    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
-    let loop_task = scheduler.spawn(Duration::from_millis(50));
+    let loop_task = run_job(&service, &db);
     let mut seen = Vec::new();
     for _ in 0..100 {
         let o = service
