@@ -63,7 +63,7 @@ fn one() -> u32 {
 pub struct TargetConfig {
     pub name: String,
     pub address: String,
-    /// A [`CheckKind`]'s name: `tcp`, `http` (default) or `https`.
+    /// A [`CheckKind`]'s name (default `http`).
     #[serde(default)]
     pub check: Option<String>,
     #[serde(default)]
@@ -408,10 +408,14 @@ mod tests {
                 "timeout"
             ]
         );
-        let check = problems.iter().nth(1).expect("the check's problem");
-        assert_eq!(
-            check.problem,
-            "target \"web-1\": check is tcp, http or https, not \"udp\""
+        // `check is tcp, http or https, not "udp"`: every kind named.
+        let check = &problems.iter().nth(1).expect("the check's problem").problem;
+        assert!(
+            check.starts_with("target \"web-1\": check is tcp, http")
+                && check.contains(" or ")
+                && check.ends_with(", not \"udp\"")
+                && CheckKind::ALL.iter().all(|k| check.contains(k.as_str())),
+            "{check}"
         );
         assert!(target_spec(
             0,
