@@ -3,19 +3,26 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How a target is checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How a target is checked. Adding a kind: a variant here (its name, label and
+/// what it sends), and how to check it in the health crate's `check.rs`; the
+/// config check, the form and the stored rows follow [`CheckKind::ALL`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckKind {
     /// A TCP connect within the timeout.
     Tcp,
-    /// An HTTP request over plain TCP.
+    /// An HTTP request over plain TCP (the default).
+    #[default]
     Http,
     /// An HTTP request over TLS (the certificate's expiry is watched too).
     Https,
 }
 
 impl CheckKind {
+    /// Every kind: what names are accepted, what the form offers.
+    pub const ALL: [Self; 3] = [Self::Tcp, Self::Http, Self::Https];
+
+    /// The name in the config, the form and the database: `tcp`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -25,11 +32,28 @@ impl CheckKind {
         }
     }
 
+    /// For people choosing one: `TCP connect`.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Tcp => "TCP connect",
+            Self::Http => "HTTP",
+            Self::Https => "HTTPS",
+        }
+    }
+
+    /// Whether the check sends an HTTP request (so the method and path matter).
+    #[must_use]
+    pub fn sends_http(self) -> bool {
+        match self {
+            Self::Tcp => false,
+            Self::Http | Self::Https => true,
+        }
+    }
+
     #[must_use]
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Tcp, Self::Http, Self::Https]
-            .into_iter()
-            .find(|k| k.as_str() == name)
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -365,4 +389,19 @@ pub struct HealthRollup {
     pub checker: String,
     /// Server time of this answer, ms: the next delta asks for changes after it.
     pub now_ms: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_kind_is_found_by_its_name_and_only_by_it() {
+        for kind in CheckKind::ALL {
+            assert_eq!(CheckKind::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(CheckKind::from_name("HTTP"), None);
+        assert_eq!(CheckKind::from_name("udp"), None);
+        assert!(CheckKind::ALL.contains(&CheckKind::default()));
+    }
 }

@@ -1,7 +1,7 @@
 //! Webhook alerts when a target goes UP or DOWN: one JSON POST per change, retried
 //! with exponential backoff while the receiver is unreachable or overloaded.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use model::health::StateChange;
 
@@ -31,12 +31,37 @@ impl WebhookSettings {
     }
 }
 
+/// Why an alert was not delivered: sentences for people.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("cannot set up HTTP for the webhook: {0}")]
+    Client(#[source] Arc<reqwest::Error>),
+    #[error("https webhook URLs are not supported ({url}): use http://")]
+    Https { url: String },
+    /// A 4xx other than 429: sending the same body again would not help.
+    #[error("webhook {url} {said}; not retried (attempt {attempt} of {attempts})")]
+    Refused {
+        url: String,
+        /// `answered 400 Bad Request`.
+        said: String,
+        attempt: u32,
+        attempts: u32,
+    },
+    #[error("webhook {url} failed after {attempts} attempt{}: {last}", if *.attempts == 1 { "" } else { "s" })]
+    GaveUp {
+        url: String,
+        attempts: u32,
+        /// What the last try met: `answered 503 Service Unavailable`, `connection refused`.
+        last: String,
+    },
+}
+
 /// Posts state changes to a webhook.
 #[derive(Clone, Debug)]
 pub struct Alerter {
     settings: WebhookSettings,
     /// `Err` when the HTTP client could not be built; every send says so.
-    client: Result<reqwest::Client, String>,
+    client: Result<reqwest::Client, Arc<reqwest::Error>>,
 }
 
 /// The longest wait between two tries, however many there are.
@@ -51,7 +76,7 @@ impl Alerter {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
-            .map_err(|e| format!("cannot set up HTTP for the webhook: {e}"));
+            .map_err(Arc::new);
         Self { settings, client }
     }
 
@@ -65,17 +90,23 @@ impl Alerter {
     /// other than 429 is not retried: sending the same body again would not help.
     ///
     /// # Errors
-    /// A sentence for people: what the webhook answered last, and after how many tries.
-    pub async fn send(&self, change: &StateChange) -> Result<u32, String> {
+    /// What the webhook answered last, and after how many tries.
+    #[tracing::instrument(
+        skip_all,
+        fields(target = %change.name, pool = %change.pool, to = change.to.as_str()),
+        err(level = "warn")
+    )]
+    pub async fn send(&self, change: &StateChange) -> Result<u32, AlertError> {
         let url = &self.settings.url;
-        let client = self.client.as_ref().map_err(Clone::clone)?;
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|e| AlertError::Client(Arc::clone(e)))?;
         if url
             .get(..8)
             .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
         {
-            return Err(format!(
-                "https webhook URLs are not supported ({url}): use http://"
-            ));
+            return Err(AlertError::Https { url: url.clone() });
         }
         let body = payload(change).to_string();
         let attempts = self.settings.attempts.max(1);
@@ -102,9 +133,12 @@ impl Alerter {
                     .trim_end()
                     .to_owned();
                     if !(code == 429 || status.is_server_error()) {
-                        return Err(format!(
-                            "webhook {url} {said}; not retried (attempt {attempt} of {attempts})"
-                        ));
+                        return Err(AlertError::Refused {
+                            url: url.clone(),
+                            said,
+                            attempt,
+                            attempts,
+                        });
                     }
                     last = said;
                 }
@@ -119,10 +153,11 @@ impl Alerter {
                 backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
             }
         }
-        Err(format!(
-            "webhook {url} failed after {attempts} attempt{}: {last}",
-            if attempts == 1 { "" } else { "s" }
-        ))
+        Err(AlertError::GaveUp {
+            url: url.clone(),
+            attempts,
+            last,
+        })
     }
 }
 
@@ -290,7 +325,7 @@ mod tests {
     async fn alerts_retry_5xx_until_the_webhook_takes_it() {
         let hook = Receiver::start(vec![500, 500, 200]).await;
         let alerter = Alerter::new(quick(&hook.url, 5));
-        assert_eq!(alerter.send(&change()).await, Ok(3));
+        assert_eq!(alerter.send(&change()).await.expect("delivered"), 3);
         let bodies = hook.bodies();
         assert_eq!(bodies.len(), 3, "one request per attempt");
         assert!(
@@ -315,14 +350,18 @@ mod tests {
     async fn alerts_retry_429() {
         let hook = Receiver::start(vec![429, 200]).await;
         let alerter = Alerter::new(quick(&hook.url, 5));
-        assert_eq!(alerter.send(&change()).await, Ok(2));
+        assert_eq!(alerter.send(&change()).await.expect("delivered"), 2);
     }
 
     #[tokio::test]
     async fn alerts_do_not_retry_400() {
         let hook = Receiver::start(vec![400]).await;
         let alerter = Alerter::new(quick(&hook.url, 5));
-        let err = alerter.send(&change()).await.expect_err("400 fails");
+        let err = alerter
+            .send(&change())
+            .await
+            .expect_err("400 fails")
+            .to_string();
         assert_eq!(hook.bodies().len(), 1, "not retried: {err}");
         assert!(err.contains("answered 400"), "{err}");
         assert!(err.contains("not retried"), "{err}");
@@ -332,7 +371,11 @@ mod tests {
     async fn alerts_give_up_after_the_attempts_when_a_5xx_persists() {
         let hook = Receiver::start(vec![503]).await;
         let alerter = Alerter::new(quick(&hook.url, 3));
-        let err = alerter.send(&change()).await.expect_err("always 503");
+        let err = alerter
+            .send(&change())
+            .await
+            .expect_err("always 503")
+            .to_string();
         assert_eq!(hook.bodies().len(), 3);
         assert!(err.contains("after 3 attempts"), "{err}");
         assert!(err.contains("503"), "{err}");
@@ -346,7 +389,11 @@ mod tests {
         };
         let alerter = Alerter::new(quick(&format!("http://127.0.0.1:{port}/hook"), 4));
         let started = std::time::Instant::now();
-        let err = alerter.send(&change()).await.expect_err("nothing listens");
+        let err = alerter
+            .send(&change())
+            .await
+            .expect_err("nothing listens")
+            .to_string();
         let took = started.elapsed();
         assert!(err.contains("after 4 attempts"), "{err}");
         assert!(err.contains("connection refused"), "{err}");
@@ -358,7 +405,11 @@ mod tests {
     #[tokio::test]
     async fn alerts_refuse_https() {
         let alerter = Alerter::new(quick("https://hooks.example/x", 3));
-        let err = alerter.send(&change()).await.expect_err("no TLS");
+        let err = alerter
+            .send(&change())
+            .await
+            .expect_err("no TLS")
+            .to_string();
         assert!(
             err.contains("https webhook URLs are not supported"),
             "{err}"

@@ -28,27 +28,64 @@ use probe::tls::{provider, root_store, trust_problem};
 /// How much of the body a `body_match` check reads.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
+/// Why the TLS client of the HTTPS checks could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// The extra CA certificates are unusable (the sentence says why).
+    #[error("{0}")]
+    Roots(#[from] probe::CannotRun),
+    #[error("cannot set up TLS: {0}")]
+    Protocols(#[source] rustls::Error),
+}
+
+/// Why a target cannot be checked as it is given: every check of it fails
+/// with this sentence.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("invalid address {0:?} (expected host:port)")]
+    Address(String),
+    /// A method, path or host that cannot go into the request as it is.
+    #[error("invalid HTTP {what}: {value:?}")]
+    Request { what: &'static str, value: String },
+    #[error("invalid TLS server name {name:?}: {reason}")]
+    ServerName { name: String, reason: String },
+}
+
+/// Why an answer is not one the check can judge.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum AnswerError {
+    #[error("connection closed without an answer")]
+    Empty,
+    /// The first line (up to 80 bytes) as sent.
+    #[error("not an HTTP answer: {0:?}")]
+    NotHttp(String),
+}
+
 /// The TLS client the HTTPS checks use: the webpki roots plus `extra_roots_pem`
-/// (PEM CA certificates; none when empty). `Err` says why the extra roots are unusable.
-pub fn tls_config(extra_roots_pem: &[u8]) -> Result<Arc<ClientConfig>, String> {
-    let roots = root_store(extra_roots_pem).map_err(|e| e.0)?;
+/// (PEM CA certificates; none when empty).
+///
+/// # Errors
+/// The extra roots are unusable, or rustls refuses its default protocols.
+pub fn tls_config(extra_roots_pem: &[u8]) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let roots = root_store(extra_roots_pem)?;
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .map_err(TlsSetupError::Protocols)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
 
 /// Checks `spec` once.
+#[tracing::instrument(level = "trace", skip_all, fields(target = spec.id, kind = spec.kind.as_str()))]
 pub async fn check_once(spec: &TargetSpec, tls: &Arc<ClientConfig>) -> Observation {
     match Prepared::new(spec) {
         Ok(p) => p.run(tls).await,
-        Err(message) => Observation {
+        Err(e) => Observation {
             at_ms: now_ms(),
             ok: false,
             latency_ms: 0,
-            message,
+            message: e.to_string(),
             warning: None,
         },
     }
@@ -96,7 +133,7 @@ enum Outcome {
 
 impl Prepared {
     /// `Err` says what is wrong with the spec (the check then fails with it).
-    pub(crate) fn new(spec: &TargetSpec) -> Result<Self, String> {
+    pub(crate) fn new(spec: &TargetSpec) -> Result<Self, SpecError> {
         let (host, port) = split_host_port(&spec.address)?;
         let addr = match std::net::IpAddr::from_str(host) {
             Ok(ip) => Addr::Ip(SocketAddr::new(ip, port)),
@@ -110,7 +147,10 @@ impl Prepared {
             ("host", host_header),
         ] {
             if !fits_request_line(v) {
-                return Err(format!("invalid HTTP {what}: {v:?}"));
+                return Err(SpecError::Request {
+                    what,
+                    value: v.to_owned(),
+                });
             }
         }
         let request = format!(
@@ -125,8 +165,10 @@ impl Prepared {
                 None => host,
             };
             Some(
-                ServerName::try_from(sni.to_owned())
-                    .map_err(|e| format!("invalid TLS server name {sni:?}: {e}"))?,
+                ServerName::try_from(sni.to_owned()).map_err(|e| SpecError::ServerName {
+                    name: sni.to_owned(),
+                    reason: e.to_string(),
+                })?,
             )
         } else {
             None
@@ -283,7 +325,7 @@ impl Prepared {
             }
             return match status_code(&buf[..len]) {
                 Ok(code) => self.judge(code),
-                Err(why) => Outcome::Failed(why),
+                Err(why) => Outcome::Failed(why.to_string()),
             };
         };
         let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -314,7 +356,7 @@ impl Prepared {
         }
         let code = match status_code(&buf) {
             Ok(code) => code,
-            Err(why) => return Outcome::Failed(why),
+            Err(why) => return Outcome::Failed(why.to_string()),
         };
         let outcome = self.judge(code);
         if !matches!(outcome, Outcome::Status(_)) {
@@ -354,8 +396,8 @@ pub fn fits_request_line(v: &str) -> bool {
 }
 
 /// `host:port`, `[v6]:port`: the host (without brackets) and the port.
-fn split_host_port(address: &str) -> Result<(&str, u16), String> {
-    let bad = || format!("invalid address {address:?} (expected host:port)");
+fn split_host_port(address: &str) -> Result<(&str, u16), SpecError> {
+    let bad = || SpecError::Address(address.to_owned());
     let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     let host = host
@@ -369,9 +411,9 @@ fn split_host_port(address: &str) -> Result<(&str, u16), String> {
 }
 
 /// The code of `HTTP/1.x NNN ...`.
-fn status_code(answer: &[u8]) -> Result<u16, String> {
+fn status_code(answer: &[u8]) -> Result<u16, AnswerError> {
     if answer.is_empty() {
-        return Err("connection closed without an answer".to_owned());
+        return Err(AnswerError::Empty);
     }
     let line_end = answer
         .iter()
@@ -383,10 +425,10 @@ fn status_code(answer: &[u8]) -> Result<u16, String> {
     let version = parts.next().unwrap_or_default();
     let code = parts.next().unwrap_or_default();
     if !version.starts_with("HTTP/") || code.len() != 3 {
-        return Err(format!("not an HTTP answer: {line:?}"));
+        return Err(AnswerError::NotHttp(line.to_owned()));
     }
     code.parse()
-        .map_err(|_| format!("not an HTTP answer: {line:?}"))
+        .map_err(|_| AnswerError::NotHttp(line.to_owned()))
 }
 
 fn header_content_length(head: &[u8]) -> Option<usize> {
@@ -496,12 +538,16 @@ mod unit {
             Ok(503)
         );
         assert_eq!(status_code(b"HTTP/1.1 204"), Ok(204));
-        assert!(status_code(b"SSH-2.0-OpenSSH\r\n")
-            .expect_err("not HTTP")
-            .contains("not an HTTP answer"));
-        assert!(status_code(b"")
-            .expect_err("empty")
-            .contains("without an answer"));
+        assert_eq!(
+            status_code(b"SSH-2.0-OpenSSH\r\n")
+                .expect_err("not HTTP")
+                .to_string(),
+            "not an HTTP answer: \"SSH-2.0-OpenSSH\""
+        );
+        assert_eq!(
+            status_code(b"").expect_err("empty").to_string(),
+            "connection closed without an answer"
+        );
         assert_eq!(
             header_content_length(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n"),
             Some(12)

@@ -33,10 +33,26 @@ use tokio::{
     time::Instant,
 };
 
+use tracing::Instrument as _;
+
 use super::{
-    check::{now_ms, tls_config, Prepared},
+    check::{now_ms, tls_config, Prepared, TlsSetupError},
     counter::HealthCounter,
 };
+
+/// Why the checker did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The extra CA certificates are unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    #[error("the health checker needs a tokio runtime")]
+    NoRuntime,
+    #[error("the health checker's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("the health checker's thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
 
 /// How the checker runs.
 #[derive(Clone, Debug)]
@@ -152,13 +168,16 @@ impl std::fmt::Debug for Checker {
 
 impl Checker {
     /// Starts checking `targets`, on a thread of its own or (without `own_thread`)
-    /// on the current tokio runtime. `Err`: no runtime, no thread, or the extra CA
-    /// certificates are unusable.
+    /// on the current tokio runtime.
+    ///
+    /// # Errors
+    /// No runtime, no thread, or the extra CA certificates are unusable.
+    #[tracing::instrument(skip_all, fields(targets = targets.len()), err)]
     pub fn start(
         targets: Vec<TargetSpec>,
         settings: CheckerSettings,
         changes: mpsc::UnboundedSender<StateChange>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let CheckerSettings {
             max_concurrency,
             jitter_percent,
@@ -172,8 +191,7 @@ impl Checker {
             let (runtime, stop) = own_runtime()?;
             (runtime, Some(stop))
         } else {
-            let runtime = Handle::try_current()
-                .map_err(|_| "the health checker needs a tokio runtime".to_owned())?;
+            let runtime = Handle::try_current().map_err(|_| StartError::NoRuntime)?;
             (runtime, None)
         };
         let checker = Self {
@@ -286,11 +304,11 @@ impl Drop for Checker {
 }
 
 /// A current-thread runtime on a new thread, running until the sender is dropped.
-fn own_runtime() -> Result<(Handle, oneshot::Sender<()>), String> {
+fn own_runtime() -> Result<(Handle, oneshot::Sender<()>), StartError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("the health checker's runtime: {e}"))?;
+        .map_err(StartError::Runtime)?;
     let handle = runtime.handle().clone();
     let (stop, stopped) = oneshot::channel::<()>();
     std::thread::Builder::new()
@@ -299,7 +317,7 @@ fn own_runtime() -> Result<(Handle, oneshot::Sender<()>), String> {
             // Ends when the checker is dropped; its tasks are dropped with the runtime.
             let _ = runtime.block_on(stopped);
         })
-        .map_err(|e| format!("the health checker's thread: {e}"))?;
+        .map_err(StartError::Thread)?;
     Ok((handle, stop))
 }
 
@@ -370,12 +388,16 @@ async fn run_target(
             };
             match &prepared {
                 // Boxed: a sleeping task then holds no room for a check's state.
-                Ok(p) => Box::pin(p.run(&shared.tls)).await,
+                // A span per check at TRACE only: thousands run a second.
+                Ok(p) => {
+                    let span = tracing::trace_span!("health_check", target = spec.id);
+                    Box::pin(p.run(&shared.tls).instrument(span)).await
+                }
                 Err(why) => Observation {
                     at_ms: now_ms(),
                     ok: false,
                     latency_ms: 0,
-                    message: why.clone(),
+                    message: why.to_string(),
                     warning: None,
                 },
             }

@@ -41,15 +41,84 @@ pub struct HaproxyInstance {
     pub source: StatsSource,
 }
 
+/// Why HAProxy's stats could not be read: sentences for people.
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    #[error(
+        "https stats URLs are not supported ({url}): use the stats page over http:// or the stats socket"
+    )]
+    Https { url: String },
+    #[error("cannot set up HTTP for the HAProxy stats: {0}")]
+    Client(#[source] reqwest::Error),
+    #[error("{url} is not a usable stats URL: {cause}")]
+    BadUrl { url: String, cause: String },
+    /// Nothing listens, the connection broke...: `cause` in words.
+    #[error("HAProxy stats at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
+    #[error("HAProxy stats answered 401: check the user and password")]
+    Unauthorized,
+    #[error("HAProxy stats at {url} answered {}", status_words(*.code, .reason))]
+    Status {
+        url: String,
+        code: u16,
+        reason: &'static str,
+    },
+    #[error("HAProxy socket {path}: {cause}")]
+    Socket { path: String, cause: String },
+    /// `what` is `HAProxy stats at <url>` or `HAProxy socket <path>`.
+    #[error("{what}: no answer within {} ms", .timeout.as_millis())]
+    NoAnswer { what: String, timeout: Duration },
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+}
+
+/// `503 Service Unavailable`; the code alone when it has no name.
+fn status_words(code: u16, reason: &str) -> String {
+    format!("{code} {reason}").trim_end().to_owned()
+}
+
+/// What is wrong with a stats answer: sentences for people.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CsvError {
+    #[error(
+        "HAProxy answered an HTML page, not CSV: the stats URL should end in ;csv \
+         (http://host:8404/stats;csv)"
+    )]
+    Html,
+    #[error("HAProxy's stats were empty: no header line")]
+    Empty,
+    /// The first line, up to 60 characters.
+    #[error(
+        "not HAProxy stats CSV: the first line should be the header `# pxname,svname,...`, \
+         not `{0}`"
+    )]
+    NoHeader(String),
+    #[error(
+        "HAProxy's stats CSV lacks the column{} {}",
+        if .0.len() == 1 { "" } else { "s" },
+        .0.join(", ")
+    )]
+    MissingColumns(Vec<&'static str>),
+    #[error("HAProxy's stats CSV, line {line}: {column} `{value}` is not a number")]
+    NotANumber {
+        line: usize,
+        column: &'static str,
+        value: String,
+    },
+    #[error("HAProxy's stats CSV, line {line}: type `{value}` is not a row type (0-3)")]
+    RowType { line: usize, value: String },
+}
+
 /// Reads `instance`'s stats, all of it within `timeout`.
 ///
 /// # Errors
-/// A sentence for people: the stats page answered 401 (wrong credentials), an HTML page
-/// instead of CSV, nothing listening, no answer in time, or CSV without the columns.
+/// The stats page answered 401 (wrong credentials), an HTML page instead of CSV,
+/// nothing listening, no answer in time, or CSV without the columns.
+#[tracing::instrument(skip_all, fields(instance = %instance.name), err(level = "warn"))]
 pub async fn fetch(
     instance: &HaproxyInstance,
     timeout: Duration,
-) -> Result<Vec<HaproxyRow>, String> {
+) -> Result<Vec<HaproxyRow>, StatsError> {
     let text = match &instance.source {
         StatsSource::Http {
             url,
@@ -58,7 +127,7 @@ pub async fn fetch(
         } => fetch_http(url, user.as_deref(), password.as_deref(), timeout).await?,
         StatsSource::Socket { path } => fetch_socket(path, timeout).await?,
     };
-    parse_csv(&text)
+    Ok(parse_csv(&text)?)
 }
 
 async fn fetch_http(
@@ -66,14 +135,12 @@ async fn fetch_http(
     user: Option<&str>,
     password: Option<&str>,
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<String, StatsError> {
     if url
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
     {
-        return Err(format!(
-            "https stats URLs are not supported ({url}): use the stats page over http:// or the stats socket"
-        ));
+        return Err(StatsError::Https { url: url.into() });
     }
     let client = reqwest::Client::builder()
         .timeout(timeout)
@@ -81,7 +148,7 @@ async fn fetch_http(
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
-        .map_err(|e| format!("cannot set up HTTP for the HAProxy stats: {e}"))?;
+        .map_err(StatsError::Client)?;
     let mut request = client.get(url);
     if let Some(user) = user {
         request = request.basic_auth(user, password);
@@ -96,31 +163,35 @@ async fn fetch_http(
         Ok(Ok(answer)) => answer,
         Ok(Err(e)) if e.is_timeout() => return Err(no_answer(url, timeout)),
         Ok(Err(e)) if e.is_builder() => {
-            return Err(format!(
-                "{url} is not a usable stats URL: {}",
-                root_cause(&e)
-            ))
+            return Err(StatsError::BadUrl {
+                url: url.into(),
+                cause: root_cause(&e),
+            })
         }
-        Ok(Err(e)) => return Err(format!("HAProxy stats at {url}: {}", root_cause(&e))),
+        Ok(Err(e)) => {
+            return Err(StatsError::Unreachable {
+                url: url.into(),
+                cause: root_cause(&e),
+            })
+        }
         Err(_) => return Err(no_answer(url, timeout)),
     };
     match status.as_u16() {
         200..=299 => Ok(body),
-        401 => Err("HAProxy stats answered 401: check the user and password".to_owned()),
-        code => Err(format!(
-            "HAProxy stats at {url} answered {code} {}",
-            status.canonical_reason().unwrap_or("")
-        )
-        .trim_end()
-        .to_owned()),
+        401 => Err(StatsError::Unauthorized),
+        code => Err(StatsError::Status {
+            url: url.into(),
+            code,
+            reason: status.canonical_reason().unwrap_or(""),
+        }),
     }
 }
 
-fn no_answer(url: &str, timeout: Duration) -> String {
-    format!(
-        "HAProxy stats at {url}: no answer within {} ms",
-        timeout.as_millis()
-    )
+fn no_answer(url: &str, timeout: Duration) -> StatsError {
+    StatsError::NoAnswer {
+        what: format!("HAProxy stats at {url}"),
+        timeout,
+    }
 }
 
 /// The innermost cause of an error, in words: `connection refused`.
@@ -150,7 +221,7 @@ fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// `show stat` on the Runtime API: HAProxy answers the CSV and closes.
-async fn fetch_socket(path: &Path, timeout: Duration) -> Result<String, String> {
+async fn fetch_socket(path: &Path, timeout: Duration) -> Result<String, StatsError> {
     let shown = path.display();
     let talk = async {
         let mut stream = tokio::net::UnixStream::connect(path).await?;
@@ -161,11 +232,14 @@ async fn fetch_socket(path: &Path, timeout: Duration) -> Result<String, String> 
     };
     match tokio::time::timeout(timeout, talk).await {
         Ok(Ok(text)) => Ok(text),
-        Ok(Err(e)) => Err(format!("HAProxy socket {shown}: {}", io_reason(&e))),
-        Err(_) => Err(format!(
-            "HAProxy socket {shown}: no answer within {} ms",
-            timeout.as_millis()
-        )),
+        Ok(Err(e)) => Err(StatsError::Socket {
+            path: shown.to_string(),
+            cause: io_reason(&e),
+        }),
+        Err(_) => Err(StatsError::NoAnswer {
+            what: format!("HAProxy socket {shown}"),
+            timeout,
+        }),
     }
 }
 
@@ -185,31 +259,23 @@ const REQUIRED: [&str; 9] = [
 /// Parses HAProxy's stats CSV (`# pxname,svname,...` then one line per row).
 ///
 /// # Errors
-/// A sentence for people when the text is an HTML page, has no header line, lacks a
-/// needed column, or holds a value that is not what its column should hold.
-pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, String> {
+/// The text is an HTML page, has no header line, lacks a needed column, or holds a
+/// value that is not what its column should hold.
+pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, CsvError> {
     let start = text.trim_start();
     let head = start.get(..start.len().min(512)).unwrap_or(start);
     if start.starts_with('<') || head.to_ascii_lowercase().contains("<html") {
-        return Err(
-            "HAProxy answered an HTML page, not CSV: the stats URL should end in ;csv \
-             (http://host:8404/stats;csv)"
-                .to_owned(),
-        );
+        return Err(CsvError::Html);
     }
     let mut lines = text
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
-        return Err("HAProxy's stats were empty: no header line".to_owned());
+        return Err(CsvError::Empty);
     };
     let Some(header) = header.strip_prefix('#') else {
-        let first: String = header.chars().take(60).collect();
-        return Err(format!(
-            "not HAProxy stats CSV: the first line should be the header `# pxname,svname,...`, \
-             not `{first}`"
-        ));
+        return Err(CsvError::NoHeader(header.chars().take(60).collect()));
     };
     let names = split_csv_line(header);
     let find = |name: &str| names.iter().position(|n| n.trim() == name);
@@ -219,11 +285,7 @@ pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, String> {
         .filter(|n| find(n).is_none())
         .collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "HAProxy's stats CSV lacks the column{} {}",
-            if missing.len() == 1 { "" } else { "s" },
-            missing.join(", ")
-        ));
+        return Err(CsvError::MissingColumns(missing));
     }
     let col = |name: &str| find(name).unwrap_or(usize::MAX);
     let [pxname, svname, kind, status, check_status, scur, stot, bin, bout] = REQUIRED.map(col);
@@ -238,13 +300,15 @@ pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, String> {
         let line_no = index + 1;
         let get = |i: usize| fields.get(i).map_or("", |s| s.trim());
         let get_opt = |i: Option<usize>| i.map_or("", get);
-        let number = |i: usize, name: &str| -> Result<u64, String> {
+        let number = |i: usize, column: &'static str| -> Result<u64, CsvError> {
             let v = get(i);
             if v.is_empty() {
                 return Ok(0);
             }
-            v.parse().map_err(|_| {
-                format!("HAProxy's stats CSV, line {line_no}: {name} `{v}` is not a number")
+            v.parse().map_err(|_| CsvError::NotANumber {
+                line: line_no,
+                column,
+                value: v.to_owned(),
             })
         };
         let kind = match get(kind) {
@@ -254,9 +318,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, String> {
             "3" => HaproxyRowKind::Listener,
             other if other.parse::<u32>().is_ok() => continue, // a newer kind of row
             other => {
-                return Err(format!(
-                    "HAProxy's stats CSV, line {line_no}: type `{other}` is not a row type (0-3)"
-                ))
+                return Err(CsvError::RowType {
+                    line: line_no,
+                    value: other.to_owned(),
+                })
             }
         };
         let check_detail = match get_opt(check_desc) {
@@ -265,8 +330,10 @@ pub fn parse_csv(text: &str) -> Result<Vec<HaproxyRow>, String> {
         };
         let last_change_secs = match get_opt(lastchg) {
             "" => None,
-            v => Some(v.parse().map_err(|_| {
-                format!("HAProxy's stats CSV, line {line_no}: lastchg `{v}` is not a number")
+            v => Some(v.parse().map_err(|_| CsvError::NotANumber {
+                line: line_no,
+                column: "lastchg",
+                value: v.to_owned(),
             })?),
         };
         let address = Some(get_opt(addr))

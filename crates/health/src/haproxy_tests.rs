@@ -401,7 +401,8 @@ async fn haproxy_stats_with_a_wrong_password_say_401() {
     let haproxy = Haproxy::start(&backends.iter().collect::<Vec<_>>()).await;
     let err = fetch(&haproxy.http("wrong"), TIMEOUT)
         .await
-        .expect_err("wrong password");
+        .expect_err("wrong password")
+        .to_string();
     assert_eq!(
         err,
         "HAProxy stats answered 401: check the user and password"
@@ -416,7 +417,8 @@ async fn haproxy_stats_with_a_wrong_password_say_401() {
     };
     let err = fetch(&anonymous, TIMEOUT)
         .await
-        .expect_err("no credentials");
+        .expect_err("no credentials")
+        .to_string();
     assert_eq!(
         err,
         "HAProxy stats answered 401: check the user and password"
@@ -430,7 +432,7 @@ async fn haproxy_stats_with_a_wrong_password_say_401() {
             password: Some("secret".into()),
         },
     };
-    let err = fetch(&html, TIMEOUT).await.expect_err("HTML");
+    let err = fetch(&html, TIMEOUT).await.expect_err("HTML").to_string();
     assert!(err.contains("HTML page, not CSV"), "{err}");
     assert!(err.contains(";csv"), "{err}");
 }
@@ -742,7 +744,10 @@ async fn haproxy_fetch_errors_are_sentences() {
             password: None,
         },
     };
-    let err = fetch(&refused, TIMEOUT).await.expect_err("refused");
+    let err = fetch(&refused, TIMEOUT)
+        .await
+        .expect_err("refused")
+        .to_string();
     assert!(err.contains("connection refused"), "{err}");
 
     // Accepts but never answers.
@@ -767,7 +772,8 @@ async fn haproxy_fetch_errors_are_sentences() {
     let started = Instant::now();
     let err = fetch(&timeout, Duration::from_millis(300))
         .await
-        .expect_err("timeout");
+        .expect_err("timeout")
+        .to_string();
     assert!(err.contains("no answer within 300 ms"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
 
@@ -779,7 +785,10 @@ async fn haproxy_fetch_errors_are_sentences() {
             path: dir.path().join("nothing.sock"),
         },
     };
-    let err = fetch(&missing, TIMEOUT).await.expect_err("no socket");
+    let err = fetch(&missing, TIMEOUT)
+        .await
+        .expect_err("no socket")
+        .to_string();
     assert!(
         err.contains("nothing.sock") && err.contains("no such socket"),
         "{err}"
@@ -792,7 +801,10 @@ async fn haproxy_fetch_errors_are_sentences() {
         name: "stale".into(),
         source: StatsSource::Socket { path },
     };
-    let err = fetch(&stale, TIMEOUT).await.expect_err("stale socket");
+    let err = fetch(&stale, TIMEOUT)
+        .await
+        .expect_err("stale socket")
+        .to_string();
     assert!(err.contains("connection refused"), "{err}");
 
     // https is refused up front.
@@ -804,7 +816,7 @@ async fn haproxy_fetch_errors_are_sentences() {
             password: None,
         },
     };
-    let err = fetch(&https, TIMEOUT).await.expect_err("https");
+    let err = fetch(&https, TIMEOUT).await.expect_err("https").to_string();
     assert!(err.contains("https stats URLs are not supported"), "{err}");
 }
 
@@ -905,19 +917,24 @@ fn haproxy_parse_csv_strips_the_in_progress_mark() {
 #[test]
 fn haproxy_parse_csv_names_missing_columns() {
     let err = parse_csv("# pxname,svname,scur,stot,bin,bout,check_status\nweb,s1,0,0,0,0,L7OK\n")
-        .expect_err("no type or status");
+        .expect_err("no type or status")
+        .to_string();
     assert_eq!(err, "HAProxy's stats CSV lacks the columns type, status");
-    let err = parse_csv("pxname,svname\nweb,s1\n").expect_err("no # header");
+    let err = parse_csv("pxname,svname\nweb,s1\n")
+        .expect_err("no # header")
+        .to_string();
     assert!(err.contains("first line should be the header"), "{err}");
-    let err = parse_csv("\n\n").expect_err("empty");
+    let err = parse_csv("\n\n").expect_err("empty").to_string();
     assert!(err.contains("empty"), "{err}");
     let err = parse_csv("Unknown command. Please enter one of the following commands only :\n")
-        .expect_err("a Runtime API complaint");
+        .expect_err("a Runtime API complaint")
+        .to_string();
     assert!(err.contains("not HAProxy stats CSV"), "{err}");
     let err = parse_csv(
         "# pxname,svname,status,check_status,scur,stot,bin,bout,type\nweb,s1,UP,L7OK,many,0,0,0,2\n",
     )
-    .expect_err("not a number");
+    .expect_err("not a number")
+        .to_string();
     assert_eq!(
         err,
         "HAProxy's stats CSV, line 2: scur `many` is not a number"
@@ -929,12 +946,14 @@ fn haproxy_parse_csv_rejects_html() {
     let page = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01 Transitional//EN\"\n\
                 \"http://www.w3.org/TR/html4/loose.dtd\">\n\
                 <html><head><title>Statistics Report for HAProxy</title>\n";
-    let err = parse_csv(page).expect_err("HTML");
+    let err = parse_csv(page).expect_err("HTML").to_string();
     assert!(
         err.starts_with("HAProxy answered an HTML page, not CSV"),
         "{err}"
     );
-    let err = parse_csv("  <html><body><h1>401 Unauthorized</h1>").expect_err("HTML");
+    let err = parse_csv("  <html><body><h1>401 Unauthorized</h1>")
+        .expect_err("HTML")
+        .to_string();
     assert!(err.contains("HTML page"), "{err}");
 }
 

@@ -85,13 +85,12 @@ fn config(a: &str, b: &str) -> HealthConfig {
     }
 }
 
-#[tokio::test]
-async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = platform::testing::database_url(dir.path()).await;
-    let db = Db::connect(&url).await.expect("db");
-    let (a, _keep) = backend().await;
-    let (b, b_task) = backend().await;
+/// The service over `config(a, b)`, writing results every 100 ms, its config applied.
+async fn checked_service(
+    db: &Db,
+    a: std::net::SocketAddr,
+    b: std::net::SocketAddr,
+) -> HealthService {
     let service = HealthService::new(
         db.clone(),
         HealthSettings {
@@ -101,6 +100,24 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         },
     );
     service.apply_config().await.expect("config");
+    service
+}
+
+/// The checker job run as the scheduler would, until the task is aborted.
+fn run_job(service: &HealthService, db: &Db) -> tokio::task::JoinHandle<()> {
+    let (spec, run) = service.job();
+    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
+    scheduler.spawn(Duration::from_millis(50))
+}
+
+#[tokio::test]
+async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = platform::testing::database_url(dir.path()).await;
+    let db = Db::connect(&url).await.expect("db");
+    let (a, _keep) = backend().await;
+    let (b, b_task) = backend().await;
+    let service = checked_service(&db, a, b).await;
     service
         .apply_config()
         .await
@@ -197,9 +214,7 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
     assert!(dup.to_string().contains("already has"), "{dup}");
 
     // Run the checker job as the scheduler would.
-    let (spec, run) = service.job();
-    let scheduler = jobs::Scheduler::new(jobs::Jobs::new(db.clone()), vec![(spec, run)]);
-    let loop_task = scheduler.spawn(Duration::from_millis(50));
+    let loop_task = run_job(&service, &db);
     let wait = |want: (HealthState, HealthState)| {
         let service = service.clone();
         async move {
@@ -322,6 +337,60 @@ async fn the_job_checks_writes_results_and_records_a_backend_going_down() {
         .await
         .expect("live");
     assert!(later.is_empty());
+    loop_task.abort();
+}
+
+/// A target stored with a kind this version does not know (the database no
+/// longer refuses one) is left out; the checker checks the others and the page
+/// lists them.
+#[tokio::test]
+async fn a_stored_target_of_an_unknown_kind_stops_neither_the_checker_nor_the_page() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::connect(&platform::testing::database_url(dir.path()).await)
+        .await
+        .expect("db");
+    let (a, _keep_a) = backend().await;
+    let (b, _keep_b) = backend().await;
+    let service = checked_service(&db, a, b).await;
+    sqlx::query(
+        "INSERT INTO health_target (pool_id, name, address, kind, inter_ms, fastinter_ms, \
+         downinter_ms, fall, rise, timeout_ms) \
+         SELECT id, 'lon-udp', $1, 'udp', 100, 100, 100, 2, 1, 300 FROM health_pool WHERE name = 'web-lon'",
+    )
+    .bind(a.to_string())
+    .execute(db.pool())
+    .await
+    .expect("a target of a kind from a newer version");
+    assert_eq!(service.specs().await.expect("specs").len(), 2);
+
+    let loop_task = run_job(&service, &db);
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let o = service
+            .overview(&staff(), &Filter::default())
+            .await
+            .expect("the page renders");
+        seen = o
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.live.state))
+            .collect();
+        if o.targets
+            .iter()
+            .all(|t| t.live.state == Some(HealthState::Up))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        seen,
+        [
+            ("aws1".to_owned(), Some(HealthState::Up)),
+            ("lon1".to_owned(), Some(HealthState::Up))
+        ]
+    );
     loop_task.abort();
 }
 
@@ -607,7 +676,7 @@ async fn a_steady_row_is_rewritten_only_when_what_it_says_changes_or_its_refresh
             r.try_get::<i64, _>("checks").expect("checks"),
         )
     };
-    let mut written: HashMap<i64, super::service::Written> = HashMap::new();
+    let mut written: HashMap<i64, super::job::Written> = HashMap::new();
     service
         .write_snapshot(&[status(1, HealthState::Up, true, 3)], &mut written)
         .await

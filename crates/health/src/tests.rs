@@ -463,7 +463,7 @@ fn checks_on_a_thread_of_its_own_and_stops_when_dropped() {
         tx.clone(),
     );
     assert_eq!(
-        refused.err().as_deref(),
+        refused.err().map(|e| e.to_string()).as_deref(),
         Some("the health checker needs a tokio runtime")
     );
     let checker = Checker::start(vec![t], CheckerSettings::default(), tx).expect("start");

@@ -140,6 +140,12 @@ pub const MIGRATIONS: &[Step] = &[
         sqlite: sql_file!("0010_retention.sql"),
         postgres: sql_file!("0010_retention.sql"),
     },
+    Step {
+        version: 11,
+        description: "health target kinds unchecked by the database",
+        sqlite: sql_file!("0011_health_kind_unchecked.sql"),
+        postgres: sql_file!("postgres/0011_health_kind_unchecked.sql"),
+    },
 ];
 
 #[derive(Debug)]
@@ -160,12 +166,16 @@ impl MigrationSource<'static> for Embedded {
                         Engine::Sqlite => step.sqlite,
                         Engine::Postgres => step.postgres,
                     };
+                    // As sqlx's own file source: a first line `-- no-transaction`
+                    // runs the file outside the migration's transaction (it
+                    // manages its own, e.g. to turn SQLite's foreign keys off).
+                    let no_tx = sql.starts_with("-- no-transaction");
                     Migration::new(
                         step.version,
                         Cow::Borrowed(step.description),
                         MigrationType::Simple,
                         sql.into_sql_str(),
-                        false,
+                        no_tx,
                     )
                 })
                 .collect())
@@ -214,6 +224,27 @@ impl Db {
     /// # Errors
     /// An unsupported URL, an unreachable database or a failed migration.
     pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Self> {
+        let db = Self::open(url, settings).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects like [`Db::connect`], with the schema brought only up to
+    /// `version`: a migration's test writes rows as they were before it, then
+    /// calls [`Db::migrate`].
+    ///
+    /// # Errors
+    /// As [`Db::connect`].
+    #[cfg(feature = "test-support")]
+    pub async fn connect_at_version(url: &str, version: i64) -> Result<Self> {
+        let db = Self::open(url, &PoolSettings::default()).await?;
+        let migrator = Migrator::new(Embedded(db.engine)).await?;
+        migrator.run_to(version, &db.pool).await?;
+        Ok(db)
+    }
+
+    /// The pool and the change feed, the schema as it is.
+    async fn open(url: &str, settings: &PoolSettings) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let engine = Engine::of_url(url)?;
         let options = match engine {
@@ -239,13 +270,11 @@ impl Db {
             .connect_with(options)
             .await?;
         let bus = Bus::start(engine, url, &pool).await?;
-        let db = Self {
+        Ok(Self {
             pool,
             engine,
             bus: Arc::new(bus),
-        };
-        db.migrate().await?;
-        Ok(db)
+        })
     }
 
     /// Applies the embedded migrations that have not run yet.
