@@ -51,7 +51,7 @@ pub struct NewTarget {
     pub pool: String,
     pub name: String,
     pub address: String,
-    /// `tcp`, `http` or `https`.
+    /// A check kind by name (`model::health::CheckKind::as_str`).
     pub check: String,
     pub path: String,
     /// Numbers as typed; empty for HAProxy's defaults.

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
-use model::health::{HealthState, TargetLive, TargetRow};
+use model::health::{CheckKind, HealthState, TargetLive, TargetRow};
 
 use crate::serverfns::health::{AddHealthTarget, RemoveHealthTarget};
 
@@ -173,7 +173,7 @@ pub fn AddTargetForm(pools: Vec<String>, add: ServerAction<AddHealthTarget>) -> 
                 <label>"Pool" <select name="form[pool]">{pools.into_iter().map(|p| view! { <option value=p.clone()>{p.clone()}</option> }).collect_view()}</select></label>
                 <label>"Name" <input type="text" name="form[name]" required maxlength="100" /></label>
                 <label>"Address (host:port)" <input type="text" name="form[address]" required placeholder="10.0.0.5:80" /></label>
-                <label>"Check" <select name="form[check]"><option value="http">"HTTP"</option><option value="https">"HTTPS"</option><option value="tcp">"TCP connect"</option></select></label>
+                <label>"Check" <select name="form[check]">{check_kind_options()}</select></label>
                 <label>"Path" <input type="text" name="form[path]" placeholder="/healthz" /></label>
                 <label>"inter (ms)" <input type="text" name="form[inter]" inputmode="numeric" placeholder="2000" /></label>
                 <label>"fall" <input type="text" name="form[fall]" inputmode="numeric" placeholder="3" /></label>
@@ -183,4 +183,14 @@ pub fn AddTargetForm(pools: Vec<String>, add: ServerAction<AddHealthTarget>) -> 
             {move || add.value().get().and_then(Result::err).map(|e| view! { <p class="notice error" role="alert">{e.to_string()}</p> })}
         </section>
     }
+}
+
+/// One option per check kind (`CheckKind::ALL`), the default first and chosen,
+/// so a new kind reaches the form without an edit here.
+fn check_kind_options() -> impl IntoView {
+    let first = CheckKind::default();
+    std::iter::once(first)
+        .chain(CheckKind::ALL.into_iter().filter(move |&k| k != first))
+        .map(|k| view! { <option value=k.as_str() selected=k == first>{k.label()}</option> })
+        .collect_view()
 }
